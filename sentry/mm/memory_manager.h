@@ -1,0 +1,150 @@
+// MemoryManager: one application address space. It keeps what the
+// application asked for (VMAs: range, protection, flags, name) apart from
+// what is actually backed (PMAs: range -> MemoryFile offset, with a
+// copy-on-write bit), establishes PMAs lazily on faults (widened to cut
+// traps), and tells the platform's AddressSpace what to map.
+//
+// The sentry reads and writes application memory only through CopyIn /
+// CopyOut / ZeroOut / ForEachBlock, which check VMA protections and fail
+// with EFAULT rather than touching anything unmapped.
+//
+// Thread-safe: every public method takes mu_. Lock order: mu_, then the
+// MemoryFile's lock; AddressSpace calls are made with mu_ held.
+#ifndef MOAT_SENTRY_MM_MEMORY_MANAGER_H_
+#define MOAT_SENTRY_MM_MEMORY_MANAGER_H_
+
+#include <sys/mman.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/btree_map.h"
+#include "absl/functional/function_ref.h"
+#include "absl/synchronization/mutex.h"
+#include "platform/platform.h"
+#include "sentry/arch/user_addr.h"
+#include "sentry/base/error_or.h"
+#include "sentry/mm/memory_file.h"
+
+namespace moat {
+
+// What the application asked for at a range of addresses.
+struct Vma {
+  uint64_t end = 0;       // Exclusive; the start is the map key.
+  int prot = 0;           // PROT_* now in force.
+  int max_prot = PROT_READ | PROT_WRITE | PROT_EXEC;
+  bool shared = false;    // MAP_SHARED: writes go to the backing pages,
+                          // never copied on write (also across fork).
+  bool grows_down = false;
+  // For shared anonymous memory: the MemoryFile range backing the whole VMA,
+  // allocated at mmap time (offset of the VMA's first byte).
+  bool has_backing = false;
+  uint64_t backing_offset = 0;
+  std::string name;       // "[heap]", "[stack]", or a file path, for maps.
+};
+
+// What is backed at a range of addresses.
+struct Pma {
+  uint64_t end = 0;          // Exclusive; the start is the map key.
+  uint64_t file_offset = 0;  // MemoryFile offset of the first byte.
+  bool cow = false;          // Shared with another MM: copy before writing.
+};
+
+struct MmapRequest {
+  UserAddr addr;          // Hint, or the exact address with fixed.
+  uint64_t length = 0;    // Bytes; rounded up to pages.
+  int prot = 0;           // PROT_*.
+  bool fixed = false;     // MAP_FIXED: replace what is there.
+  bool fixed_noreplace = false;  // MAP_FIXED_NOREPLACE: EEXIST if occupied.
+  bool shared = false;    // MAP_SHARED (anonymous).
+  bool grows_down = false;
+  bool populate = false;  // MAP_POPULATE: back and map now.
+  std::string name;
+};
+
+class MemoryManager {
+ public:
+  MemoryManager(MemoryFile& memory_file,
+                std::unique_ptr<platform::AddressSpace> address_space);
+  ~MemoryManager();  // Drops every PMA reference and releases the AS.
+  MemoryManager(const MemoryManager&) = delete;
+  MemoryManager& operator=(const MemoryManager&) = delete;
+
+  platform::AddressSpace& address_space() { return *as_; }
+  MemoryFile& memory_file() { return mf_; }
+
+  // mmap(2) for anonymous memory, with Linux's errors: EINVAL for a zero or
+  // unaligned request, ENOMEM when no room is left, EEXIST for
+  // fixed_noreplace over a mapping. Without `fixed`, the hint is used when
+  // free, else the highest free range below layout::kMmapTop.
+  ErrorOr<UserAddr> MMap(const MmapRequest& request);
+  // munmap(2). Unmapping nothing is not an error.
+  ErrorOr<void> MUnmap(UserAddr addr, uint64_t length);
+  // mprotect(2): ENOMEM if any page of the range is unmapped.
+  ErrorOr<void> MProtect(UserAddr addr, uint64_t length, int prot);
+  // mremap(2) with MREMAP_MAYMOVE / MREMAP_FIXED / MREMAP_DONTUNMAP flags.
+  ErrorOr<UserAddr> MRemap(UserAddr old_addr, uint64_t old_length,
+                           uint64_t new_length, int flags, UserAddr new_addr);
+  // madvise(2). MADV_DONTNEED/MADV_FREE drop private pages (later reads see
+  // zeroes); other advice is accepted and ignored where Linux allows that.
+  ErrorOr<void> MAdvise(UserAddr addr, uint64_t length, int advice);
+
+  // brk(2): sets the program break if it can, returns the break in force.
+  UserAddr Brk(UserAddr requested);
+  // Called by the loader: the heap starts (empty) at `start`.
+  void SetBrkStart(UserAddr start);
+
+  // Serves a fault at `addr`: backs and maps the page (and neighbours, to
+  // cut traps), or breaks copy-on-write. `access` is PROT_* bits of the
+  // access, or 0 when the platform cannot tell (then any access the VMA
+  // allows is assumed; a fault on a page already mapped with every right the
+  // VMA grants is a real violation). Returns 0 when served, else the SIGSEGV
+  // si_code to deliver: SEGV_MAPERR (no VMA) or SEGV_ACCERR (not allowed).
+  int HandleFault(UserAddr addr, int access);
+
+  // Copies between application memory and the sentry. EFAULT when any byte
+  // is unmapped or lacks PROT_READ (CopyIn) / PROT_WRITE (CopyOut, ZeroOut).
+  ErrorOr<void> CopyIn(UserAddr src, void* dst, uint64_t length);
+  ErrorOr<void> CopyOut(UserAddr dst, const void* src, uint64_t length);
+  ErrorOr<void> ZeroOut(UserAddr dst, uint64_t length);
+  // Reads a NUL-terminated string of at most `max` bytes (NUL excluded):
+  // ENAMETOOLONG when longer, EFAULT when unreadable.
+  ErrorOr<std::string> CopyInString(UserAddr src, uint64_t max);
+  // Writes ignoring VMA protections (the loader filling read-only segments).
+  ErrorOr<void> CopyOutIgnoringProtection(UserAddr dst, const void* src,
+                                          uint64_t length);
+
+  // Calls fn(block, length) for consecutive sentry-side views of
+  // [addr, addr+length), backing pages as needed, so host I/O can go
+  // straight into or out of application memory. `access` is PROT_READ (the
+  // sentry reads app memory) or PROT_WRITE (it writes). fn returns the bytes
+  // it handled; a short count or an error stops the walk. Returns the total
+  // handled, or the first error if nothing was handled. EFAULT on a bad
+  // range as CopyIn/CopyOut. fn runs with mu_ held: it must not call back
+  // into this MemoryManager.
+  ErrorOr<uint64_t> ForEachBlock(
+      UserAddr addr, uint64_t length, int access,
+      absl::FunctionRef<ErrorOr<uint64_t>(uint8_t* block, uint64_t length)> fn);
+
+  // /proc/self/maps text (Linux format).
+  std::string MapsText() const;
+
+  // Total bytes of VMAs (VmSize) and of PMAs (resident).
+  uint64_t VirtualSize() const;
+  uint64_t ResidentSize() const;
+
+ private:
+  MemoryFile& mf_;
+  std::unique_ptr<platform::AddressSpace> as_;
+  mutable absl::Mutex mu_;
+  absl::btree_map<uint64_t, Vma> vmas_ ABSL_GUARDED_BY(mu_);
+  absl::btree_map<uint64_t, Pma> pmas_ ABSL_GUARDED_BY(mu_);
+  uint64_t brk_start_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t brk_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace moat
+
+#endif  // MOAT_SENTRY_MM_MEMORY_MANAGER_H_
