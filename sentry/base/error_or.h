@@ -5,6 +5,7 @@
 #define MOAT_SENTRY_BASE_ERROR_OR_H_
 
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #include "sentry/base/check.h"
@@ -59,9 +60,10 @@ class [[nodiscard]] ErrorOr<void> {
 // errno (returned as -errno).
 class [[nodiscard]] SyscallResult {
  public:
-  SyscallResult(int64_t value) : raw_(value) {}           // NOLINT
-  SyscallResult(uint64_t value) : raw_(static_cast<int64_t>(value)) {}  // NOLINT
-  SyscallResult(int value) : raw_(value) {}               // NOLINT
+  // Any integer: widened (unsigned values stay non-negative, 64-bit
+  // addresses keep their bits).
+  template <typename T, std::enable_if_t<std::is_integral_v<T>, int> = 0>
+  SyscallResult(T value) : raw_(static_cast<int64_t>(value)) {}  // NOLINT
   SyscallResult(Errno e) : raw_(-static_cast<int64_t>(e.value)) {}  // NOLINT
   template <typename T>
   SyscallResult(const ErrorOr<T>& e) : raw_(-static_cast<int64_t>(e.error())) {  // NOLINT

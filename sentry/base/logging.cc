@@ -5,7 +5,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/base/no_destructor.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -25,7 +24,8 @@ struct LogState {
 };
 
 LogState& State() {
-  static absl::NoDestructor<LogState> state;
+  // Never destroyed: loggers may be used during exit.
+  static LogState* state = new LogState();
   return *state;
 }
 
@@ -74,6 +74,10 @@ spdlog::logger& Log(absl::string_view name) {
   logger->flush_on(spdlog::level::trace);
   spdlog::register_logger(logger);
   return *logger;
+}
+
+void FlushLogs() {
+  spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->flush(); });
 }
 
 bool StraceEnabled() {

@@ -25,6 +25,9 @@ void InitLogging(const LogOptions& options);
 // The logger named `name`, created on first use with the current sinks.
 spdlog::logger& Log(absl::string_view name);
 
+// Flushes every logger (before _exit).
+void FlushLogs();
+
 // Whether --strace is on (the strace logger is enabled).
 bool StraceEnabled();
 

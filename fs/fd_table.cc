@@ -1,0 +1,48 @@
+#include "fs/fd_table.h"
+
+namespace moat::fs {
+
+ErrorOr<std::shared_ptr<FileDescription>> FdTable::Get(int fd) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = fds_.find(fd);
+  if (it == fds_.end()) return Errno{EBADF};
+  return it->second.file;
+}
+
+ErrorOr<int> FdTable::Add(std::shared_ptr<FileDescription> file, bool cloexec,
+                          int min_fd, uint64_t limit) {
+  absl::MutexLock lock(&mu_);
+  int fd = min_fd;
+  for (auto it = fds_.lower_bound(min_fd); it != fds_.end() && it->first == fd;
+       ++it) {
+    ++fd;
+  }
+  if (static_cast<uint64_t>(fd) >= limit) return Errno{EMFILE};
+  fds_[fd] = Entry{std::move(file), cloexec};
+  return fd;
+}
+
+void FdTable::Set(int fd, std::shared_ptr<FileDescription> file, bool cloexec) {
+  std::shared_ptr<FileDescription> old;  // Released outside the lock.
+  absl::MutexLock lock(&mu_);
+  Entry& e = fds_[fd];
+  old = std::move(e.file);
+  e = Entry{std::move(file), cloexec};
+}
+
+ErrorOr<void> FdTable::Close(int fd) {
+  std::shared_ptr<FileDescription> old;
+  absl::MutexLock lock(&mu_);
+  auto it = fds_.find(fd);
+  if (it == fds_.end()) return Errno{EBADF};
+  old = std::move(it->second.file);
+  fds_.erase(it);
+  return {};
+}
+
+int FdTable::Count() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return static_cast<int>(fds_.size());
+}
+
+}  // namespace moat::fs

@@ -1,0 +1,43 @@
+// FdTable: an application's file descriptor table (Linux's files_struct):
+// fd numbers to shared FileDescriptions plus the per-fd close-on-exec flag.
+// Thread-safe; shared between threads created with CLONE_FILES.
+#ifndef MOAT_FS_FD_TABLE_H_
+#define MOAT_FS_FD_TABLE_H_
+
+#include <memory>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/btree_map.h"
+#include "absl/synchronization/mutex.h"
+#include "fs/file_description.h"
+#include "sentry/base/error_or.h"
+
+namespace moat::fs {
+
+class FdTable {
+ public:
+  // The file at `fd`, or EBADF.
+  ErrorOr<std::shared_ptr<FileDescription>> Get(int fd) const;
+  // Installs `file` at the lowest free fd >= min_fd; EMFILE past `limit`
+  // (RLIMIT_NOFILE).
+  ErrorOr<int> Add(std::shared_ptr<FileDescription> file, bool cloexec,
+                   int min_fd, uint64_t limit);
+  // Installs `file` at exactly `fd`, closing what was there (dup2).
+  void Set(int fd, std::shared_ptr<FileDescription> file, bool cloexec);
+  // Closes `fd`; EBADF if not open.
+  ErrorOr<void> Close(int fd);
+  // Number of open fds.
+  int Count() const;
+
+ private:
+  struct Entry {
+    std::shared_ptr<FileDescription> file;
+    bool cloexec = false;
+  };
+  mutable absl::Mutex mu_;
+  absl::btree_map<int, Entry> fds_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace moat::fs
+
+#endif  // MOAT_FS_FD_TABLE_H_

@@ -1,0 +1,76 @@
+// FileDescription: an open file as the application sees it through an fd
+// (Linux's `struct file`): status flags, an offset, and the operations a
+// file system implements. This foundation has only host-backed files (the
+// stdio fds handed into the sandbox); the VFS and file systems extend it.
+//
+// File operations never touch application memory directly: they go through
+// the IoContext's MemoryManager, and they block only through the IoContext,
+// so every wait is interruptible by signals.
+#ifndef MOAT_FS_FILE_DESCRIPTION_H_
+#define MOAT_FS_FILE_DESCRIPTION_H_
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cstdint>
+
+#include "absl/types/span.h"
+#include "sentry/arch/user_addr.h"
+#include "sentry/base/error_or.h"
+
+namespace moat {
+class MemoryManager;
+}
+
+namespace moat::fs {
+
+// What a file operation may use of the task that calls it.
+class IoContext {
+ public:
+  virtual ~IoContext() = default;
+  virtual MemoryManager& mm() = 0;
+  // Blocks until the host fd polls ready for `events` (POLLIN/POLLOUT), or
+  // the task is interrupted (returns Errno{ERESTARTSYS}; the syscall layer
+  // turns that into a restart or EINTR at signal delivery).
+  virtual ErrorOr<void> WaitHostFd(int host_fd, short events) = 0;
+};
+
+// One element of an application iovec array.
+struct IoVec {
+  UserAddr base;
+  uint64_t length = 0;
+};
+
+class FileDescription {
+ public:
+  explicit FileDescription(int flags) : flags_(flags) {}
+  virtual ~FileDescription() = default;
+  FileDescription(const FileDescription&) = delete;
+  FileDescription& operator=(const FileDescription&) = delete;
+
+  // Reads into / writes from application memory. offset < 0 means "at the
+  // file's current offset" (read/write); otherwise pread/pwrite semantics.
+  virtual ErrorOr<uint64_t> Read(IoContext& ctx, absl::Span<const IoVec> dst,
+                                 int64_t offset) = 0;
+  virtual ErrorOr<uint64_t> Write(IoContext& ctx, absl::Span<const IoVec> src,
+                                  int64_t offset) = 0;
+  virtual ErrorOr<struct stat> Stat() = 0;
+  // ioctl(2). Files that support none return ENOTTY, as Linux does.
+  virtual ErrorOr<uint64_t> Ioctl(IoContext& ctx, uint64_t request,
+                                  UserAddr arg) {
+    return Errno{ENOTTY};
+  }
+
+  // Status flags (O_APPEND, O_NONBLOCK, ...) and the access mode.
+  int flags() const { return flags_; }
+  void set_flags(int flags) { flags_ = flags; }
+  bool readable() const { return (flags_ & O_ACCMODE) != O_WRONLY; }
+  bool writable() const { return (flags_ & O_ACCMODE) != O_RDONLY; }
+
+ private:
+  int flags_;
+};
+
+}  // namespace moat::fs
+
+#endif  // MOAT_FS_FILE_DESCRIPTION_H_

@@ -1,0 +1,114 @@
+#include "fs/host/host_file.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "sentry/base/logging.h"
+#include "sentry/mm/memory_manager.h"
+
+namespace moat::fs {
+namespace {
+
+int HostFlags(int fd) {
+  int flags = fcntl(fd, F_GETFL);
+  return flags < 0 ? O_RDWR : flags;
+}
+
+// Runs `op(block, length)` over the application buffers in `iovs`, in order,
+// stopping at the first short transfer. Returns the bytes moved, or the
+// error when nothing moved.
+template <typename Op>
+ErrorOr<uint64_t> Transfer(MemoryManager& mm, absl::Span<const IoVec> iovs,
+                           int access, Op op) {
+  uint64_t total = 0;
+  for (const IoVec& iov : iovs) {
+    if (iov.length == 0) continue;
+    ErrorOr<uint64_t> n = mm.ForEachBlock(iov.base, iov.length, access, op);
+    if (!n.ok()) {
+      if (total > 0) return total;
+      return Errno{n.error()};
+    }
+    total += *n;
+    if (*n < iov.length) break;
+  }
+  return total;
+}
+
+}  // namespace
+
+HostFile::HostFile(UniqueFd fd)
+    : FileDescription(HostFlags(fd.get())), fd_(std::move(fd)) {
+  struct stat st;
+  if (fstat(fd_.get(), &st) == 0) {
+    pollable_ = !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode);
+  }
+}
+
+ErrorOr<uint64_t> HostFile::Read(IoContext& ctx, absl::Span<const IoVec> dst,
+                                 int64_t offset) {
+  if (!readable()) return Errno{EBADF};
+  if (pollable_ && !(flags() & O_NONBLOCK)) {
+    TRY_VOID(ctx.WaitHostFd(fd_.get(), POLLIN));
+  }
+  int64_t pos = offset;
+  return Transfer(ctx.mm(), dst, PROT_WRITE,
+                  [&](uint8_t* block, uint64_t len) -> ErrorOr<uint64_t> {
+                    ssize_t n = pos < 0 ? read(fd_.get(), block, len)
+                                        : pread(fd_.get(), block, len, pos);
+                    if (n < 0) return Errno{errno};
+                    if (pos >= 0) pos += n;
+                    return static_cast<uint64_t>(n);
+                  });
+}
+
+ErrorOr<uint64_t> HostFile::Write(IoContext& ctx, absl::Span<const IoVec> src,
+                                  int64_t offset) {
+  if (!writable()) return Errno{EBADF};
+  if (pollable_ && !(flags() & O_NONBLOCK)) {
+    TRY_VOID(ctx.WaitHostFd(fd_.get(), POLLOUT));
+  }
+  int64_t pos = offset;
+  return Transfer(ctx.mm(), src, PROT_READ,
+                  [&](uint8_t* block, uint64_t len) -> ErrorOr<uint64_t> {
+                    ssize_t n = pos < 0 ? write(fd_.get(), block, len)
+                                        : pwrite(fd_.get(), block, len, pos);
+                    if (n < 0) return Errno{errno};
+                    if (pos >= 0) pos += n;
+                    return static_cast<uint64_t>(n);
+                  });
+}
+
+ErrorOr<struct stat> HostFile::Stat() {
+  struct stat st;
+  if (fstat(fd_.get(), &st) != 0) return Errno{errno};
+  return st;
+}
+
+ErrorOr<uint64_t> HostFile::Ioctl(IoContext& ctx, uint64_t request,
+                                  UserAddr arg) {
+  switch (request) {
+    case TCGETS: {
+      struct termios t;
+      if (ioctl(fd_.get(), TCGETS, &t) != 0) return Errno{errno};
+      TRY_VOID(ctx.mm().CopyOut(arg, &t, sizeof(t)));
+      return 0;
+    }
+    case TIOCGWINSZ: {
+      struct winsize ws;
+      if (ioctl(fd_.get(), TIOCGWINSZ, &ws) != 0) return Errno{errno};
+      TRY_VOID(ctx.mm().CopyOut(arg, &ws, sizeof(ws)));
+      return 0;
+    }
+    default:
+      if (FirstTime(absl::StrCat("ioctl:", request))) {
+        Log("sentry").warn("unsupported ioctl {:#x} on a host file", request);
+      }
+      return Errno{ENOTTY};
+  }
+}
+
+}  // namespace moat::fs

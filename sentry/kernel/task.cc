@@ -1,0 +1,248 @@
+#include "sentry/kernel/task.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "sentry/base/logging.h"
+#include "sentry/kernel/kernel.h"
+#include "sentry/kernel/thread_group.h"
+
+namespace moat {
+
+Task::Task(Kernel& kernel, ThreadGroup& group, int tid,
+           std::shared_ptr<MemoryManager> mm, std::shared_ptr<fs::FdTable> fds,
+           std::unique_ptr<platform::Context> context, const Registers& regs)
+    : kernel_(kernel),
+      group_(group),
+      tid_(tid),
+      mm_(std::move(mm)),
+      fds_(std::move(fds)),
+      context_(std::move(context)),
+      regs_(regs),
+      wake_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+  MOAT_CHECK(wake_fd_.valid());
+  group_.AddTask(this);
+}
+
+Task::~Task() { group_.RemoveTask(this); }
+
+void Task::Run() {
+  while (true) {
+    DeliverSignals();
+    if (exit_thread_ || group_.exiting()) break;
+    state_.store(State::kRunningApp);
+    // Re-check after publishing kRunningApp: Interrupt() either sees the
+    // state and kicks the platform, or we see its signal here.
+    if (InterruptPending()) {
+      state_.store(State::kInSyscall);
+      continue;
+    }
+    platform::Event event = context_->Switch(mm_->address_space(), regs_);
+    state_.store(State::kInSyscall);
+    switch (event.kind) {
+      case platform::Event::Kind::kSyscall:
+        HandleSyscall();
+        break;
+      case platform::Event::Kind::kFault:
+        HandleFault(event);
+        break;
+      case platform::Event::Kind::kSignal:
+        if (event.info.si_signo == SIGKILL) {
+          // The platform lost the application thread (killed on the host).
+          Log("sentry").error("task {}: application thread killed on the host",
+                              tid_);
+          ExitGroup(SIGKILL);
+        } else {
+          QueueSignal(event.info);
+        }
+        break;
+      case platform::Event::Kind::kInterrupted:
+        break;
+    }
+  }
+  state_.store(State::kExiting);
+  // CLONE_CHILD_CLEARTID: zero the word and wake futex waiters (the futex
+  // wake arrives with the threads work).
+  if (clear_child_tid_ != 0) {
+    uint32_t zero = 0;
+    (void)mm_->CopyOut(UserAddr(clear_child_tid_), &zero, sizeof(zero));
+  }
+  state_.store(State::kDead);
+}
+
+void Task::HandleSyscall() {
+  kernel_.DispatchSyscall(*this);
+  int64_t ret = static_cast<int64_t>(regs_.r.rax);
+  restart_pending_ = ret == -ERESTARTSYS || ret == -ERESTARTNOINTR ||
+                     ret == -ERESTARTNOHAND || ret == -ERESTART_RESTARTBLOCK;
+}
+
+void Task::HandleFault(const platform::Event& event) {
+  UserAddr addr(reinterpret_cast<uint64_t>(event.info.si_addr));
+  int code = mm_->HandleFault(addr, event.access);
+  if (code == 0) return;
+  siginfo_t info{};
+  info.si_signo = SIGSEGV;
+  info.si_code = code;
+  info.si_addr = event.info.si_addr;
+  QueueSignal(info);
+}
+
+ErrorOr<void> Task::WaitHostFd(int host_fd, short events) {
+  switch (Block(host_fd, events, absl::InfiniteFuture())) {
+    case WakeReason::kReady:
+    case WakeReason::kTimedOut:
+      return {};
+    case WakeReason::kInterrupted:
+      return Errno{ERESTARTSYS};
+  }
+  return {};
+}
+
+Task::WakeReason Task::Block(int host_fd, short events, absl::Time deadline) {
+  State previous = state_.exchange(State::kBlocked);
+  WakeReason reason = WakeReason::kReady;
+  while (true) {
+    if (InterruptPending()) {
+      reason = WakeReason::kInterrupted;
+      break;
+    }
+    struct pollfd fds[2] = {{wake_fd_.get(), POLLIN, 0},
+                            {host_fd, events, 0}};
+    int nfds = host_fd >= 0 ? 2 : 1;
+    struct timespec ts, *tsp = nullptr;
+    if (deadline != absl::InfiniteFuture()) {
+      absl::Duration left = deadline - absl::Now();
+      if (left <= absl::ZeroDuration()) {
+        reason = WakeReason::kTimedOut;
+        break;
+      }
+      ts = absl::ToTimespec(left);
+      tsp = &ts;
+    }
+    int n = ppoll(fds, nfds, tsp, nullptr);
+    if (n < 0 && errno != EINTR) {
+      Log("sentry").error("ppoll: {}", std::strerror(errno));
+      reason = WakeReason::kInterrupted;
+      break;
+    }
+    if (n > 0 && (fds[0].revents & POLLIN)) {
+      uint64_t drained;
+      (void)!read(wake_fd_.get(), &drained, sizeof(drained));
+      continue;  // Re-check InterruptPending.
+    }
+    if (n > 0 && nfds == 2 && fds[1].revents != 0) {
+      reason = WakeReason::kReady;
+      break;
+    }
+  }
+  state_.store(previous);
+  return reason;
+}
+
+bool Task::InterruptPending() const {
+  if (group_.exiting()) return true;
+  absl::MutexLock lock(&signal_mu_);
+  SigSet deliverable = pending_ & ~signal_mask_.load();
+  for (int sig = 1; deliverable != 0; ++sig, deliverable >>= 1) {
+    if ((deliverable & 1) && !group_.IsIgnored(sig)) return true;
+  }
+  return false;
+}
+
+void Task::QueueSignal(const siginfo_t& info) {
+  int sig = info.si_signo;
+  if (sig <= 0 || sig > kMaxSignal) return;
+  {
+    absl::MutexLock lock(&signal_mu_);
+    // Standard signals do not queue: a second one while pending is merged.
+    if (!(pending_ & SigBit(sig))) pending_info_[sig] = info;
+    pending_ |= SigBit(sig);
+  }
+  Interrupt();
+}
+
+bool Task::DequeueSignal(siginfo_t* info) {
+  absl::MutexLock lock(&signal_mu_);
+  SigSet deliverable = pending_ & ~signal_mask_.load();
+  if (deliverable == 0) return false;
+  int sig = __builtin_ctzll(deliverable) + 1;
+  pending_ &= ~SigBit(sig);
+  *info = pending_info_[sig];
+  return true;
+}
+
+void Task::DeliverSignals() {
+  siginfo_t info;
+  while (!group_.exiting() && DequeueSignal(&info)) {
+    int sig = info.si_signo;
+    KernelSigAction action = group_.GetAction(sig);
+    bool is_sync_fault = info.si_code > 0 &&
+                         (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
+                          sig == SIGFPE || sig == SIGTRAP);
+    if (action.handler == reinterpret_cast<uint64_t>(SIG_IGN) &&
+        !is_sync_fault) {
+      continue;
+    }
+    if (action.handler > reinterpret_cast<uint64_t>(SIG_IGN)) {
+      // Handler frames (rt_sigframe) arrive with the signals work; until
+      // then a caught signal takes its default action, and we say so once.
+      if (FirstTime("signal-handlers")) {
+        Log("sentry").warn(
+            "signal {} has a handler; delivery to handlers is not "
+            "implemented yet, applying the default action",
+            sig);
+      }
+    }
+    switch (DefaultActionFor(sig)) {
+      case DefaultAction::kIgnore:
+        continue;
+      case DefaultAction::kStop:
+      case DefaultAction::kContinue:
+        if (FirstTime("job-control")) {
+          Log("sentry").warn("job-control stop/continue not implemented yet");
+        }
+        continue;
+      case DefaultAction::kTerminate:
+        ExitGroup(sig);
+        return;
+      case DefaultAction::kCoreDump:
+        // No core file is written; the wait status says a core was dumped
+        // only when one was (WCOREDUMP stays 0, as with RLIMIT_CORE=0).
+        ExitGroup(sig);
+        return;
+    }
+  }
+  // A syscall that was interrupted but whose signal ended up needing no
+  // action (e.g. ignored meanwhile) is restarted transparently.
+  if (restart_pending_) {
+    restart_pending_ = false;
+    regs_.r.rax = regs_.r.orig_rax;
+    regs_.r.rip -= 2;  // Back over the 2-byte `syscall` instruction.
+  }
+}
+
+void Task::ExitThread(int code) {
+  exit_thread_ = true;
+  // With a single thread left, exit(2) ends the process.
+  if (group_.tasks().size() <= 1) group_.BeginExit((code & 0xff) << 8);
+}
+
+void Task::ExitGroup(int wait_status) {
+  group_.BeginExit(wait_status);
+  for (Task* t : group_.tasks()) {
+    if (t != this) t->Interrupt();
+  }
+}
+
+void Task::Interrupt() {
+  uint64_t one = 1;
+  (void)!write(wake_fd_.get(), &one, sizeof(one));
+  if (state_.load() == State::kRunningApp) context_->Interrupt();
+}
+
+}  // namespace moat

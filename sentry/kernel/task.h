@@ -1,0 +1,131 @@
+// Task: one application thread. Each Task is served by one sentry host
+// thread running an explicit loop: switch to the application, handle what
+// came back (syscall, fault, exception, interrupt), deliver pending signals,
+// repeat — until the task exits.
+//
+// States are explicit (see State) because execve, ptrace-stops and syscall
+// restart depend on them. All blocking goes through Block(), which combines
+// an event (a host fd becoming ready), an interrupt (a signal that needs
+// action, a group exit) and a deadline.
+//
+// Threading: everything but Interrupt(), QueueSignal() and state() is used
+// only by the task's own host thread.
+#ifndef MOAT_SENTRY_KERNEL_TASK_H_
+#define MOAT_SENTRY_KERNEL_TASK_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "fs/fd_table.h"
+#include "fs/file_description.h"
+#include "platform/platform.h"
+#include "sentry/arch/registers.h"
+#include "sentry/base/unique_fd.h"
+#include "sentry/kernel/signal.h"
+#include "sentry/mm/memory_manager.h"
+
+namespace moat {
+
+class Kernel;
+class ThreadGroup;
+
+class Task : public fs::IoContext {
+ public:
+  enum class State { kRunningApp, kInSyscall, kBlocked, kExiting, kDead };
+  enum class WakeReason { kReady, kInterrupted, kTimedOut };
+
+  Task(Kernel& kernel, ThreadGroup& group, int tid,
+       std::shared_ptr<MemoryManager> mm, std::shared_ptr<fs::FdTable> fds,
+       std::unique_ptr<platform::Context> context, const Registers& regs);
+  ~Task() override;
+
+  // Runs the task on the calling thread until it exits.
+  void Run();
+
+  Kernel& kernel() { return kernel_; }
+  ThreadGroup& group() { return group_; }
+  int tid() const { return tid_; }
+  Registers& regs() { return regs_; }
+  MemoryManager& mm() override { return *mm_; }
+  fs::FdTable& fds() { return *fds_; }
+  platform::Context& context() { return *context_; }
+  State state() const { return state_.load(); }
+
+  // fs::IoContext.
+  ErrorOr<void> WaitHostFd(int host_fd, short events) override;
+
+  // Blocks until `host_fd` (if >= 0) polls ready for `events`, `deadline`
+  // passes, or the task is interrupted by something that needs it.
+  WakeReason Block(int host_fd, short events, absl::Time deadline);
+
+  // Signals. QueueSignal is callable from any thread: it records the signal
+  // as pending for this thread and interrupts the task if the signal needs
+  // action.
+  void QueueSignal(const siginfo_t& info);
+  SigSet signal_mask() const { return signal_mask_.load(); }
+  void set_signal_mask(SigSet mask) { signal_mask_.store(mask & ~kUnblockable); }
+  KernelStack& alt_stack() { return alt_stack_; }
+  // Whether a pending, unblocked signal needs action now (or the group is
+  // exiting): blocking calls return ERESTARTSYS when this is true.
+  bool InterruptPending() const;
+
+  // Exits. ExitThread ends this thread only (exit(2)); ExitGroup ends the
+  // whole process with a wait status (exit_group(2), fatal signals).
+  void ExitThread(int code);
+  void ExitGroup(int wait_status);
+
+  // Per-thread attributes.
+  uint64_t clear_child_tid() const { return clear_child_tid_; }
+  void set_clear_child_tid(uint64_t addr) { clear_child_tid_ = addr; }
+  void set_robust_list(uint64_t head, uint64_t len) {
+    robust_list_ = head;
+    robust_list_len_ = len;
+  }
+  const std::string& name() const { return name_; }
+  void set_name(std::string name) { name_ = std::move(name); }
+
+  // Asks the task to look at its state soon: wakes Block() and kicks the
+  // application off the CPU. Any thread.
+  void Interrupt();
+
+ private:
+  void HandleSyscall();
+  void HandleFault(const platform::Event& event);
+  // Delivers pending signals: default actions now; resolves a pending
+  // ERESTART* result of the last syscall.
+  void DeliverSignals();
+  // Takes the lowest pending unblocked signal, if any.
+  bool DequeueSignal(siginfo_t* info);
+
+  Kernel& kernel_;
+  ThreadGroup& group_;
+  const int tid_;
+  std::shared_ptr<MemoryManager> mm_;
+  std::shared_ptr<fs::FdTable> fds_;
+  std::unique_ptr<platform::Context> context_;
+  Registers regs_;
+  std::atomic<State> state_{State::kInSyscall};
+
+  UniqueFd wake_fd_;  // eventfd: written by Interrupt(), polled by Block().
+  mutable absl::Mutex signal_mu_;
+  SigSet pending_ ABSL_GUARDED_BY(signal_mu_) = 0;
+  siginfo_t pending_info_[kMaxSignal + 1] ABSL_GUARDED_BY(signal_mu_);
+  std::atomic<SigSet> signal_mask_{0};
+  KernelStack alt_stack_;
+
+  bool exit_thread_ = false;
+  // The last syscall returned an ERESTART* code not yet resolved.
+  bool restart_pending_ = false;
+  uint64_t clear_child_tid_ = 0;
+  uint64_t robust_list_ = 0, robust_list_len_ = 0;
+  std::string name_;
+};
+
+}  // namespace moat
+
+#endif  // MOAT_SENTRY_KERNEL_TASK_H_

@@ -1,0 +1,76 @@
+// ThreadGroup: a process. Holds what its threads share: signal actions and
+// the shared pending set, rlimits, credentials, and how it ended.
+//
+// Lock order: ThreadGroup::mu_ before Task locks.
+#ifndef MOAT_SENTRY_KERNEL_THREAD_GROUP_H_
+#define MOAT_SENTRY_KERNEL_THREAD_GROUP_H_
+
+#include <sys/resource.h>
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "sentry/kernel/signal.h"
+
+namespace moat {
+
+class Kernel;
+class Task;
+
+struct Credentials {
+  uint32_t ruid = 0, euid = 0, suid = 0;
+  uint32_t rgid = 0, egid = 0, sgid = 0;
+};
+
+class ThreadGroup {
+ public:
+  ThreadGroup(Kernel& kernel, int tgid) : kernel_(kernel), tgid_(tgid) {}
+
+  Kernel& kernel() { return kernel_; }
+  int tgid() const { return tgid_; }
+
+  // Signal actions (rt_sigaction).
+  KernelSigAction GetAction(int sig) const;
+  void SetAction(int sig, const KernelSigAction& action);
+
+  // Whether `sig` would do anything if delivered now (not ignored, by
+  // handler or by default).
+  bool IsIgnored(int sig) const;
+
+  // rlimits.
+  struct rlimit GetRlimit(int resource) const;
+  void SetRlimit(int resource, const struct rlimit& limit);
+
+  Credentials credentials() const;
+  void set_credentials(const Credentials& creds);
+
+  // Group exit: the first call decides the wait status (exit code << 8, or
+  // the terminating signal number, | 0x80 with a core dump). Returns true
+  // if this call started the exit.
+  bool BeginExit(int wait_status);
+  bool exiting() const;
+  std::optional<int> exit_status() const;
+
+  // Threads of the group (for signal delivery and group exit).
+  void AddTask(Task* task);
+  void RemoveTask(Task* task);
+  std::vector<Task*> tasks() const;
+
+ private:
+  Kernel& kernel_;
+  const int tgid_;
+  mutable absl::Mutex mu_;
+  std::array<KernelSigAction, kMaxSignal + 1> actions_ ABSL_GUARDED_BY(mu_){};
+  std::array<struct rlimit, RLIM_NLIMITS> rlimits_ ABSL_GUARDED_BY(mu_){};
+  Credentials creds_ ABSL_GUARDED_BY(mu_);
+  std::optional<int> exit_status_ ABSL_GUARDED_BY(mu_);
+  std::vector<Task*> tasks_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace moat
+
+#endif  // MOAT_SENTRY_KERNEL_THREAD_GROUP_H_
