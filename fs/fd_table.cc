@@ -40,6 +40,21 @@ ErrorOr<void> FdTable::Close(int fd) {
   return {};
 }
 
+ErrorOr<bool> FdTable::GetCloexec(int fd) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = fds_.find(fd);
+  if (it == fds_.end()) return Errno{EBADF};
+  return it->second.cloexec;
+}
+
+ErrorOr<void> FdTable::SetCloexec(int fd, bool cloexec) {
+  absl::MutexLock lock(&mu_);
+  auto it = fds_.find(fd);
+  if (it == fds_.end()) return Errno{EBADF};
+  it->second.cloexec = cloexec;
+  return {};
+}
+
 int FdTable::Count() const {
   absl::ReaderMutexLock lock(&mu_);
   return static_cast<int>(fds_.size());

@@ -26,6 +26,9 @@ class FdTable {
   void Set(int fd, std::shared_ptr<FileDescription> file, bool cloexec);
   // Closes `fd`; EBADF if not open.
   ErrorOr<void> Close(int fd);
+  // The close-on-exec flag of `fd` (F_GETFD / F_SETFD); EBADF if not open.
+  ErrorOr<bool> GetCloexec(int fd) const;
+  ErrorOr<void> SetCloexec(int fd, bool cloexec);
   // Number of open fds.
   int Count() const;
 

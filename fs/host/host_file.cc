@@ -38,6 +38,15 @@ ErrorOr<uint64_t> Transfer(MemoryManager& mm, absl::Span<const IoVec> iovs,
   return total;
 }
 
+// For an O_NONBLOCK description: EAGAIN unless the host fd is ready now.
+// The host fd itself stays blocking (it may be shared with other host
+// processes, so its flags are not ours to change).
+ErrorOr<void> ReadyNow(int fd, short events) {
+  struct pollfd p = {fd, events, 0};
+  if (poll(&p, 1, 0) == 0) return Errno{EAGAIN};
+  return {};
+}
+
 }  // namespace
 
 HostFile::HostFile(UniqueFd fd)
@@ -51,8 +60,9 @@ HostFile::HostFile(UniqueFd fd)
 ErrorOr<uint64_t> HostFile::Read(IoContext& ctx, absl::Span<const IoVec> dst,
                                  int64_t offset) {
   if (!readable()) return Errno{EBADF};
-  if (pollable_ && !(flags() & O_NONBLOCK)) {
-    TRY_VOID(ctx.WaitHostFd(fd_.get(), POLLIN));
+  if (pollable_) {
+    TRY_VOID((flags() & O_NONBLOCK) ? ReadyNow(fd_.get(), POLLIN)
+                                    : ctx.WaitHostFd(fd_.get(), POLLIN));
   }
   int64_t pos = offset;
   return Transfer(ctx.mm(), dst, PROT_WRITE,
@@ -68,8 +78,9 @@ ErrorOr<uint64_t> HostFile::Read(IoContext& ctx, absl::Span<const IoVec> dst,
 ErrorOr<uint64_t> HostFile::Write(IoContext& ctx, absl::Span<const IoVec> src,
                                   int64_t offset) {
   if (!writable()) return Errno{EBADF};
-  if (pollable_ && !(flags() & O_NONBLOCK)) {
-    TRY_VOID(ctx.WaitHostFd(fd_.get(), POLLOUT));
+  if (pollable_) {
+    TRY_VOID((flags() & O_NONBLOCK) ? ReadyNow(fd_.get(), POLLOUT)
+                                    : ctx.WaitHostFd(fd_.get(), POLLOUT));
   }
   int64_t pos = offset;
   return Transfer(ctx.mm(), src, PROT_READ,

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include "absl/strings/str_cat.h"
 #include "sentry/base/logging.h"
 #include "sentry/syscalls/copy.h"
 #include "sentry/syscalls/syscall_table.h"
@@ -107,6 +108,13 @@ SyscallResult Ioctl(Task& t, const SyscallArgs& a) {
 SyscallResult Fcntl(Task& t, const SyscallArgs& a) {
   auto file = TRY(GetFile(t, a.Int(0)));
   switch (a.Int(1)) {
+    case F_GETFD: {
+      bool cloexec = TRY(t.fds().GetCloexec(a.Int(0)));
+      return cloexec ? FD_CLOEXEC : 0;
+    }
+    case F_SETFD:
+      TRY_VOID(t.fds().SetCloexec(a.Int(0), a.Int(2) & FD_CLOEXEC));
+      return 0;
     case F_GETFL:
       return file->flags();
     case F_SETFL: {
@@ -145,7 +153,7 @@ constexpr SyscallSpec kSpecs[] = {
      {A::kFd, A::kPath, A::kPtr, A::kHex}},
     {SYS_ioctl, Ioctl, Support::kPartial, "TCGETS, TIOCGWINSZ on host ttys",
      {A::kFd, A::kHex, A::kHex}},
-    {SYS_fcntl, Fcntl, Support::kPartial, "F_GETFL, F_SETFL",
+    {SYS_fcntl, Fcntl, Support::kPartial, "F_GETFD, F_SETFD, F_GETFL, F_SETFL",
      {A::kFd, A::kInt, A::kHex}},
 };
 

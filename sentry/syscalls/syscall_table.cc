@@ -43,7 +43,7 @@ SyscallTable::SyscallTable() {
   }
   for (auto family : {ReadWriteSyscalls(), MmapSyscalls(), IdentitySyscalls(),
                       TimeSyscalls(), SignalSyscalls(), ThreadSyscalls(),
-                      SystemSyscalls()}) {
+                      SystemSyscalls(), FutexSyscalls()}) {
     Register(family);
   }
 }

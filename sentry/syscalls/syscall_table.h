@@ -106,6 +106,7 @@ absl::Span<const SyscallSpec> TimeSyscalls();
 absl::Span<const SyscallSpec> SignalSyscalls();
 absl::Span<const SyscallSpec> ThreadSyscalls();
 absl::Span<const SyscallSpec> SystemSyscalls();
+absl::Span<const SyscallSpec> FutexSyscalls();
 
 // Formats one strace line: `name(args) = result`. Exposed for tests.
 std::string FormatStraceLine(Task* task, const SyscallEntry& entry,
