@@ -85,10 +85,13 @@ bool CanMerge(const Pma& a, uint64_t a_start, const Pma& b) {
   return a.cow == b.cow && a.file_offset + (a.end - a_start) == b.file_offset;
 }
 
-// Merges entries of `map` touching [start, end] with their successors.
-template <typename Map>
-void MergeRange(Map& map, uint64_t start, uint64_t end) {
-  auto it = map.upper_bound(start);
+// Merges entries of `map` touching [start, end] with their successors
+// where CanMerge and `also(boundary)` allow.
+template <typename Map, typename Pred>
+void MergeRange(Map& map, uint64_t start, uint64_t end, Pred also) {
+  // Start from the entry before the first one at or after `start`: it may
+  // end exactly at `start`.
+  auto it = map.lower_bound(start);
   if (it != map.begin()) --it;
   if (it == map.end()) return;
   uint64_t key = it->first;
@@ -96,7 +99,8 @@ void MergeRange(Map& map, uint64_t start, uint64_t end) {
     auto a = map.find(key);
     auto b = std::next(a);
     if (b == map.end()) return;
-    if (a->second.end == b->first && CanMerge(a->second, a->first, b->second)) {
+    if (a->second.end == b->first && CanMerge(a->second, a->first, b->second) &&
+        also(b->first)) {
       a->second.end = b->second.end;
       map.erase(b);
     } else {
@@ -108,11 +112,18 @@ void MergeRange(Map& map, uint64_t start, uint64_t end) {
 }  // namespace
 
 void MemoryManager::MergeVmasLocked(uint64_t start, uint64_t end) {
-  MergeRange(vmas_, start, end);
+  MergeRange(vmas_, start, end, [](uint64_t) { return true; });
 }
 
 void MemoryManager::MergePmasLocked(uint64_t start, uint64_t end) {
-  MergeRange(pmas_, start, end);
+  // Keep private and shared memory in separate PMAs even where the
+  // allocator made their offsets contiguous: fork treats them differently.
+  MergeRange(pmas_, start, end, [this](uint64_t boundary) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    auto before = FindVmaLocked(boundary - 1);
+    auto after = FindVmaLocked(boundary);
+    return before != vmas_.end() && after != vmas_.end() &&
+           before->second.shared == after->second.shared;
+  });
 }
 
 bool MemoryManager::RangeFreeLocked(uint64_t start, uint64_t end) const {
@@ -302,6 +313,37 @@ int MemoryManager::HandleFault(UserAddr addr, int access) {
   // An allowed access to a backed page: the platform lost the mapping (or
   // never got it); map it again.
   return MapPmasLocked(page, page + kPageSize).ok() ? 0 : SEGV_MAPERR;
+}
+
+ErrorOr<std::unique_ptr<MemoryManager>> MemoryManager::Fork(
+    std::unique_ptr<platform::AddressSpace> address_space) {
+  auto child = std::make_unique<MemoryManager>(mf_, std::move(address_space));
+  absl::MutexLock lock(&mu_);
+  absl::MutexLock child_lock(&child->mu_);
+  for (const auto& [start, vma] : vmas_) {
+    if (vma.has_backing) mf_.IncRef(vma.backing_offset, vma.end - start);
+    child->vmas_.emplace(start, vma);
+  }
+  for (auto& [start, pma] : pmas_) {
+    mf_.IncRef(pma.file_offset, pma.end - start);
+    // Private pages are shared copy-on-write. A PMA never spans private and
+    // shared VMAs (MergePmasLocked), so its first page tells its kind.
+    auto vit = FindVmaLocked(start);
+    MOAT_CHECK(vit != vmas_.end());
+    if (!vit->second.shared) pma.cow = true;
+    child->pmas_.emplace(start, pma);
+  }
+  child->brk_start_ = brk_start_;
+  child->brk_ = brk_;
+  // The parent loses write access to what became copy-on-write; the child
+  // maps everything it inherited.
+  for (auto it = pmas_.begin(); it != pmas_.end(); ++it) {
+    TRY_VOID(MapPmasLocked(it->first, it->second.end));
+  }
+  for (auto it = child->pmas_.begin(); it != child->pmas_.end(); ++it) {
+    TRY_VOID(child->MapPmasLocked(it->first, it->second.end));
+  }
+  return child;
 }
 
 std::string MemoryManager::MapsText() const {

@@ -128,6 +128,13 @@ class MemoryManager {
       UserAddr addr, uint64_t length, int access,
       absl::FunctionRef<ErrorOr<uint64_t>(uint8_t* block, uint64_t length)> fn);
 
+  // fork(2): a copy of this address space in `address_space`. Private
+  // pages become copy-on-write in both (the first write to a page copies it,
+  // or takes it over when nobody else references it any more); shared
+  // mappings keep sharing their backing.
+  ErrorOr<std::unique_ptr<MemoryManager>> Fork(
+      std::unique_ptr<platform::AddressSpace> address_space);
+
   // /proc/self/maps text (Linux format).
   std::string MapsText() const;
 
