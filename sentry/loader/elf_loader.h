@@ -46,8 +46,12 @@ struct LoadResult {
 // overlapping or misordered PT_LOAD segments, p_filesz > p_memsz); E2BIG when
 // argv+envp exceed the stack limit; ENOMEM when mapping fails. Dynamic
 // executables (PT_INTERP) currently fail with ENOEXEC (needs the files work).
+//
+// `interpreter`, when not null, receives the PT_INTERP path even when the
+// load fails because of it (an ErrorOr cannot carry both an errno and a
+// result), so the caller can tell a dynamic program from a broken one.
 ErrorOr<LoadResult> LoadElf(ExecutableSource& source, const ExecRequest& request,
-                            MemoryManager& mm);
+                            MemoryManager& mm, std::string* interpreter = nullptr);
 
 }  // namespace moat
 

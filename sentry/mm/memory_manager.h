@@ -128,6 +128,13 @@ class MemoryManager {
       UserAddr addr, uint64_t length, int access,
       absl::FunctionRef<ErrorOr<uint64_t>(uint8_t* block, uint64_t length)> fn);
 
+  // fork(2): a copy of this address space in `address_space`. Private
+  // pages become copy-on-write in both (the first write to a page copies it,
+  // or takes it over when nobody else references it any more); shared
+  // mappings keep sharing their backing.
+  ErrorOr<std::unique_ptr<MemoryManager>> Fork(
+      std::unique_ptr<platform::AddressSpace> address_space);
+
   // /proc/self/maps text (Linux format).
   std::string MapsText() const;
 
@@ -136,6 +143,68 @@ class MemoryManager {
   uint64_t ResidentSize() const;
 
  private:
+  using VmaMap = absl::btree_map<uint64_t, Vma>;
+  using PmaMap = absl::btree_map<uint64_t, Pma>;
+
+  // Invariants (mu_ held between public calls): VMAs and PMAs do not
+  // overlap; every PMA lies inside VMAs; every PMA holds one MemoryFile
+  // reference per page, and a VMA with backing holds one more on its range;
+  // every PMA is mapped in the AddressSpace with its VMA's prot, less
+  // PROT_WRITE while it is cow (not mapped where that prot is PROT_NONE).
+
+  // The VMA / PMA containing `addr`, or end().
+  VmaMap::iterator FindVmaLocked(uint64_t addr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  PmaMap::iterator FindPmaLocked(uint64_t addr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Splits the VMA / PMA containing `addr` so that one starts at `addr`.
+  void SplitVmaLocked(uint64_t addr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SplitPmaLocked(uint64_t addr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Merges compatible neighbours among the VMAs / PMAs touching [start, end].
+  void MergeVmasLocked(uint64_t start, uint64_t end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MergePmasLocked(uint64_t start, uint64_t end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether no VMA intersects [start, end).
+  bool RangeFreeLocked(uint64_t start, uint64_t end) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The highest free, page-aligned range of `len` bytes below
+  // layout::kMmapTop (and not below layout::kMinUserAddr), or ENOMEM.
+  ErrorOr<uint64_t> FindGapLocked(uint64_t len) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Inserts a VMA (the range must be free) and merges it with neighbours.
+  void InsertVmaLocked(uint64_t start, Vma vma) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes VMAs and PMAs in [start, end) (munmap).
+  void RemoveRangeLocked(uint64_t start, uint64_t end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes PMAs in [start, end): unmaps them and drops their references.
+  void DropPmasLocked(uint64_t start, uint64_t end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // (Re)maps the PMAs intersecting [start, end) in the AddressSpace.
+  ErrorOr<void> MapPmasLocked(uint64_t start, uint64_t end)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Backs every unbacked page of [start, end) and maps it.
+  // Precondition: VMAs cover [start, end).
+  ErrorOr<void> BackRangeLocked(uint64_t start, uint64_t end)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Gives every cow page of [start, end) its own copy (or takes it over).
+  ErrorOr<void> BreakCowLocked(uint64_t start, uint64_t end)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The end of the longest prefix of [start, end) covered by VMAs allowing
+  // `access` (any prot when `ignore_prot`).
+  uint64_t AccessiblePrefixLocked(uint64_t start, uint64_t end, int access,
+                                  bool ignore_prot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The copy engine behind CopyIn/CopyOut/ZeroOut/ForEachBlock: checks,
+  // backs, breaks cow (for writes), then calls fn on contiguous views.
+  // With `partial`, a bad byte ends the walk (ForEachBlock); without, it
+  // fails the whole call with EFAULT before anything is copied.
+  ErrorOr<uint64_t> WalkLocked(
+      uint64_t start, uint64_t length, int access, bool ignore_prot, bool partial,
+      absl::FunctionRef<ErrorOr<uint64_t>(uint8_t*, uint64_t)> fn)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves [old_start, old_start+len) (inside one VMA) to the free range at
+  // new_start, PMAs included; with keep_old the old VMA stays (empty for
+  // private memory, still sharing the backing for shared memory).
+  ErrorOr<void> MoveLocked(uint64_t old_start, uint64_t len, uint64_t new_start,
+                           bool keep_old) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Maps [start, end) (free) like `like` (same prot, flags, name); shared
+  // memory gets fresh backing.
+  ErrorOr<void> ExtendLikeLocked(const Vma& like, uint64_t start, uint64_t end)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   MemoryFile& mf_;
   std::unique_ptr<platform::AddressSpace> as_;
   mutable absl::Mutex mu_;
