@@ -5,7 +5,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/base/no_destructor.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -25,7 +24,9 @@ struct LogState {
 };
 
 LogState& State() {
-  static absl::NoDestructor<LogState> state;
+  // Leaked on purpose: loggers may be used from threads still running at
+  // exit. (absl::NoDestructor is not in the Abseil Debian 12 ships.)
+  static LogState* const state = new LogState;
   return *state;
 }
 
