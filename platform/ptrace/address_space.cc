@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -16,6 +17,7 @@
 #include "platform/ptrace/tracee.h"
 #include "sentry/arch/layout.h"
 #include "sentry/base/logging.h"
+#include "sentry/base/status.h"
 
 namespace moat::platform::ptrace_internal {
 namespace {
@@ -65,17 +67,55 @@ PtraceAddressSpace::~PtraceAddressSpace() {
   thread_.join();
 }
 
-void PtraceAddressSpace::ThreadMain() {
+absl::Status PtraceAddressSpace::Attach() {
+  const pid_t pid = process_->pid;
   // The stub stops itself with SIGSTOP once it has unmapped the sentry's
   // memory; it may do so before or after we attach (see SeizeAndStop).
-  absl::Status status =
-      SeizeAndStop(process_->pid, /*interrupt=*/false, &control_regs_);
+  user_regs_struct leader_regs;
+  RETURN_IF_ERROR(SeizeAndStop(pid, /*interrupt=*/false, &leader_regs));
+  // If the SIGSTOP took effect before we attached, the process is in group
+  // stop, and it would stay so: threads that later leave a ptrace-stop (the
+  // leader when we detach it, every context's thread) would re-enter it and
+  // report group-stop traps. SIGCONT ends it (and discards a SIGSTOP still
+  // pending). The stops this causes (a PTRACE_EVENT_STOP notification, the
+  // SIGCONT itself) are absorbed by the injection below.
+  if (kill(pid, SIGCONT) != 0) {
+    return ErrnoStatus(errno, "resuming the stub from its group stop");
+  }
+  // Clone the control thread from the leader (see the header for why the
+  // leader does not stay the control thread).
+  ErrorOr<uint64_t> tid =
+      InjectSyscall(pid, leader_regs, StubCloneSite(), SYS_clone,
+                    {kStubThreadCloneFlags, MOAT_STUB_STACK_TOP});
+  if (!tid.ok() || static_cast<int64_t>(tid.value()) <= 0) {
+    return ErrnoStatus(tid.ok() ? static_cast<int>(-tid.value()) : tid.error(),
+                       "cloning the stub's control thread");
+  }
+  control_tid_ = static_cast<pid_t>(tid.value());
+  RETURN_IF_ERROR(
+      SeizeAndStop(control_tid_, /*interrupt=*/true, &control_regs_));
+  // Let the leader go, back in its pause() loop (its registers from the
+  // initial stop point there). Untraced, it can run nothing but that loop:
+  // it has no application registers and no other code to reach. It sleeps
+  // there until the process dies.
+  leader_regs.orig_rax = static_cast<uint64_t>(-1);
+  if (ptrace(PTRACE_SETREGS, pid, nullptr, &leader_regs) != 0 ||
+      ptrace(PTRACE_DETACH, pid, nullptr, nullptr) != 0) {
+    return ErrnoStatus(errno, "detaching from the stub's main thread");
+  }
+  return absl::OkStatus();
+}
+
+void PtraceAddressSpace::ThreadMain() {
+  absl::Status status = Attach();
   if (!status.ok()) {
     status = absl::Status(status.code(),
                           absl::StrCat("attaching to ptrace stub process ",
                                        process_->pid, ": ", status.message()));
     KillStub();
-    // Reaps it if we did attach; otherwise its parent, the source, does.
+    // Reap whatever we still trace; threads we never attached to are
+    // reaped by the stub's parent, the source.
+    if (control_tid_ > 0) ReapDeadTracee(control_tid_);
     ReapDeadTracee(process_->pid);
   }
   {
@@ -84,9 +124,10 @@ void PtraceAddressSpace::ThreadMain() {
     init_done_ = true;
   }
   if (!status.ok()) return;
-  Logger().debug("stub process {} attached", process_->pid);
+  Logger().debug("stub process {} attached, control thread {}", process_->pid,
+                 control_tid_);
 
-  bool leader_reaped = false;
+  bool control_reaped = false;
   for (;;) {
     Request* request;
     {
@@ -97,20 +138,21 @@ void PtraceAddressSpace::ThreadMain() {
       queue_.pop_front();
     }
     int64_t result = -ESRCH;
-    if (!process_->killed.load()) {
+    if (!control_reaped) {
       ErrorOr<uint64_t> rax =
-          InjectSyscall(process_->pid, control_regs_, request->site,
-                        request->nr, request->args);
+          InjectSyscall(control_tid_, control_regs_, request->site, request->nr,
+                        request->args);
       if (rax.ok()) {
         result = static_cast<int64_t>(rax.value());
       } else {
         result = -rax.error();
         if (rax.error() == ESRCH) {
-          // Already reaped by InjectSyscall: the stub died under us.
-          Logger().error("ptrace stub process {} died unexpectedly",
-                         process_->pid);
-          process_->killed.store(true);
-          leader_reaped = true;
+          // InjectSyscall has reaped it: the stub was killed under us.
+          if (!process_->killed.exchange(true)) {
+            Logger().error("ptrace stub process {} died unexpectedly",
+                           process_->pid);
+          }
+          control_reaped = true;
         }
       }
     }
@@ -119,16 +161,10 @@ void PtraceAddressSpace::ThreadMain() {
     request->done = true;
   }
   KillStub();
-  // With no context threads left to release, the leader's exit is reported
-  // to us promptly; reap it so nothing outlives this object. Otherwise the
-  // exit cannot be reported until every context has reaped its thread, and
-  // waiting here could deadlock with a context on this very host thread
-  // (execve destroys the old address space while the task's context still
-  // holds a thread in it). When this thread exits, Linux detaches the dying
-  // leader and its real parent, the source (which ignores SIGCHLD), reaps it.
-  if (!leader_reaped && process_->context_threads.load() == 0) {
-    ReapDeadTracee(process_->pid);
-  }
+  // The control thread is not the leader, so its exit is reported to us
+  // at once. The leader, untraced, is reaped by the source (which ignores
+  // SIGCHLD) when the last context has reaped its thread.
+  if (!control_reaped) ReapDeadTracee(control_tid_);
 }
 
 void PtraceAddressSpace::KillStub() {
@@ -208,8 +244,7 @@ ErrorOr<pid_t> PtraceAddressSpace::NewThread() {
   // stack pointer into host memory that no longer exists would be worse.
   const int64_t result = Call(StubCloneSite(), SYS_clone,
                               {kStubThreadCloneFlags, MOAT_STUB_STACK_TOP});
-  if (result < 0) return Errno{static_cast<int>(-result)};
-  process_->context_threads.fetch_add(1);
+  if (result <= 0) return Errno{result == 0 ? EIO : static_cast<int>(-result)};
   return static_cast<pid_t>(result);
 }
 

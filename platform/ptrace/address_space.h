@@ -1,11 +1,20 @@
 // PtraceAddressSpace: one stub process per application address space.
 //
-// The stub's main thread is a control thread that never runs application
-// code. It is traced by a host thread owned by this object, which injects
-// the mmap/munmap/clone system calls that MapFile, Unmap, Release and
-// NewThread need; callers on any sentry thread hand requests to it and wait.
+// The stub has a control thread that never runs application code. It is
+// traced by a host thread owned by this object, which injects the
+// mmap/munmap/clone system calls that MapFile, Unmap, Release and NewThread
+// need; callers on any sentry thread hand requests to it and wait.
 // Application threads are further stub threads, each traced by the host
 // thread of the Context that runs it (see context.h).
+//
+// The control thread is not the stub's main thread but a second thread
+// cloned at attach; the main thread is then detached and sleeps in the stub
+// forever. Linux does not report a thread-group leader's exit to its tracer
+// until every other thread of the group has been released, and a context's
+// stub thread is released only when that context's host thread reaps it. A
+// tracer of the leader could therefore block, after the stub is killed,
+// until some task thread reaps - possibly the very thread waiting for this
+// address space's answer. A non-leader's exit is reported at once.
 //
 // It may not: let the application reach memory other than what MapFile
 // mapped and the stub's own pages at layout::kPlatformReservedBase, or keep
@@ -41,14 +50,9 @@ struct StubProcess {
   // Unique for the platform's lifetime (pids and object addresses are
   // reused; this is not).
   uint64_t id = 0;
-  // Set once the process has been sent SIGKILL; its threads are then dead
-  // or dying and only need reaping by their tracers.
+  // Set once the process has been sent SIGKILL or found dead; its threads
+  // are then dead or dying and only need reaping by their tracers.
   std::atomic<bool> killed{false};
-  // Stub threads made for contexts and not yet reaped by them. While any
-  // remain, the leader cannot be reaped: Linux delays a thread-group
-  // leader's exit notification until its other threads are released, and a
-  // traced thread is released only when its tracer waits for it.
-  std::atomic<int> context_threads{0};
 };
 
 class PtraceAddressSpace final : public AddressSpace {
@@ -67,7 +71,7 @@ class PtraceAddressSpace final : public AddressSpace {
   void Release() override;
 
   // Clones a new stub thread that sleeps in pause() until its tracer seizes
-  // it. Returns its tid; the caller must seize it and, once seized, reap it.
+  // it. Returns its tid; the caller must seize it and reap it once it dies.
   ErrorOr<pid_t> NewThread();
 
   const std::shared_ptr<StubProcess>& process() const { return process_; }
@@ -98,9 +102,13 @@ class PtraceAddressSpace final : public AddressSpace {
     return init_done_;
   }
 
+  // Attaches to the stub and sets up its control thread.
+  absl::Status Attach();
+
   const std::shared_ptr<StubProcess> process_;
-  // Registers of the control thread at attach; the base for injections.
-  // Owned by thread_ (written before init_done_ is published).
+  // The control thread and its registers at attach (the base for
+  // injections). Owned by thread_; written before init_done_ is published.
+  pid_t control_tid_ = 0;
   user_regs_struct control_regs_{};
 
   absl::Mutex mu_;

@@ -215,11 +215,7 @@ Event PtraceContext::ThreadExited(StubThread& thread) {
   return KilledEvent();
 }
 
-void PtraceContext::ForgetThread(StubThread& thread) {
-  if (thread.reaped) return;
-  thread.reaped = true;
-  thread.process->context_threads.fetch_sub(1);
-}
+void PtraceContext::ForgetThread(StubThread& thread) { thread.reaped = true; }
 
 void PtraceContext::Interrupt() {
   // A Dekker-style handshake with Switch, all sequentially consistent:
