@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -521,23 +522,15 @@ TEST(PtracePlatformCleanupTest, NothingLeaks) {
 }
 
 // Measures one getpid round trip through Switch, next to the floor: a raw
-// PTRACE_SYSEMU + GETREGS + SETREGS loop on a traced child. Prints only.
+// PTRACE_SYSEMU + GETREGS + SETREGS loop on a traced child. Blocks of each
+// alternate and the best block counts, so that noise from other load on the
+// machine hits both alike. Prints only; never asserts on time.
 TEST_F(PtracePlatformTest, GetpidRoundTripCost) {
-  constexpr int kIterations = 20000;
+  constexpr int kBlocks = 5;
+  constexpr int kPerBlock = 4000;  // 20000 round trips each in all.
   LoadCode(*as_, LoopBack(Concat({MovEaxImm(39), kSyscall})));
   Registers regs = InitialRegisters(kCodeAddr, kStackTop);
   ASSERT_EQ(context_->Switch(*as_, regs).kind, Event::Kind::kSyscall);
-  auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < kIterations; ++i) {
-    regs.set_return(1);
-    if (context_->Switch(*as_, regs).kind != Event::Kind::kSyscall) {
-      FAIL() << "unexpected event at iteration " << i;
-    }
-  }
-  const double platform_us = std::chrono::duration<double, std::micro>(
-                                 std::chrono::steady_clock::now() - start)
-                                 .count() /
-                             kIterations;
 
   const pid_t child = fork();
   ASSERT_GE(child, 0);
@@ -549,24 +542,39 @@ TEST_F(PtracePlatformTest, GetpidRoundTripCost) {
   int status;
   ASSERT_EQ(waitpid(child, &status, 0), child);
   user_regs_struct raw;
-  start = std::chrono::steady_clock::now();
-  for (int i = 0; i < kIterations; ++i) {
-    ptrace(PTRACE_SYSEMU, child, nullptr, nullptr);
-    waitpid(child, &status, 0);
-    ptrace(PTRACE_GETREGS, child, nullptr, &raw);
-    raw.rax = 1;
-    ptrace(PTRACE_SETREGS, child, nullptr, &raw);
+
+  using Clock = std::chrono::steady_clock;
+  auto per_op_us = [](Clock::time_point start) {
+    return std::chrono::duration<double, std::micro>(Clock::now() - start)
+               .count() /
+           kPerBlock;
+  };
+  double best_switch = 1e9;
+  double best_raw = 1e9;
+  for (int block = 0; block < kBlocks; ++block) {
+    auto start = Clock::now();
+    for (int i = 0; i < kPerBlock; ++i) {
+      regs.set_return(1);
+      ASSERT_EQ(context_->Switch(*as_, regs).kind, Event::Kind::kSyscall);
+    }
+    best_switch = std::min(best_switch, per_op_us(start));
+
+    start = Clock::now();
+    for (int i = 0; i < kPerBlock; ++i) {
+      ptrace(PTRACE_SYSEMU, child, nullptr, nullptr);
+      waitpid(child, &status, 0);
+      ptrace(PTRACE_GETREGS, child, nullptr, &raw);
+      raw.rax = 1;
+      ptrace(PTRACE_SETREGS, child, nullptr, &raw);
+    }
+    best_raw = std::min(best_raw, per_op_us(start));
   }
-  const double raw_us = std::chrono::duration<double, std::micro>(
-                            std::chrono::steady_clock::now() - start)
-                            .count() /
-                        kIterations;
   kill(child, SIGKILL);
   waitpid(child, &status, 0);
   std::printf(
-      "getpid round trip: Switch %.2f us/op, raw SYSEMU+GETREGS+SETREGS "
-      "%.2f us/op, ratio %.2f\n",
-      platform_us, raw_us, platform_us / raw_us);
+      "getpid round trip (best of %d blocks of %d): Switch %.2f us/op, raw "
+      "SYSEMU+GETREGS+SETREGS %.2f us/op, ratio %.2f\n",
+      kBlocks, kPerBlock, best_switch, best_raw, best_switch / best_raw);
 }
 
 }  // namespace
