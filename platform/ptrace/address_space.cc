@@ -87,8 +87,12 @@ absl::Status PtraceAddressSpace::Attach() {
   ErrorOr<uint64_t> tid =
       InjectSyscall(pid, leader_regs, StubCloneSite(), SYS_clone,
                     {kStubThreadCloneFlags, MOAT_STUB_STACK_TOP});
-  if (!tid.ok() || static_cast<int64_t>(tid.value()) <= 0) {
-    return ErrnoStatus(tid.ok() ? static_cast<int>(-tid.value()) : tid.error(),
+  if (!tid.ok()) {
+    return ErrnoStatus(tid.error(), "cloning the stub's control thread");
+  }
+  if (static_cast<int64_t>(tid.value()) <= 0) {
+    const int err = static_cast<int>(-static_cast<int64_t>(tid.value()));
+    return ErrnoStatus(err > 0 ? err : EIO,
                        "cloning the stub's control thread");
   }
   control_tid_ = static_cast<pid_t>(tid.value());
