@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <climits>
+
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -90,6 +92,9 @@ int RunDo(const ParsedFlags& global, const std::vector<std::string>& args) {
   spec.set_debug_log_dir(global.String("debug-log"));
   spec.set_strace(global.Bool("strace"));
   spec.set_hostname(flags->String("hostname"));
+  // The program starts in the directory `moat do` runs in, as with runsc.
+  char cwd[PATH_MAX];
+  spec.set_cwd(getcwd(cwd, sizeof(cwd)) != nullptr ? cwd : "/");
 
   UniqueFd spec_fd(memfd_create("moat-boot-spec", MFD_CLOEXEC));
   std::string data = spec.SerializeAsString();
@@ -107,6 +112,10 @@ int RunDo(const ParsedFlags& global, const std::vector<std::string>& args) {
   sigemptyset(&sa.sa_mask);
   for (int sig : kForwarded) sigaction(sig, &sa, nullptr);
 
+  std::string spec_arg = absl::StrCat("--spec-fd=", spec_fd.get());
+  std::string exe_arg = absl::StrCat("--exe-fd=", exe.fd.get());
+  const char* boot_argv[] = {"moat", "boot", spec_arg.c_str(), exe_arg.c_str(),
+                             nullptr};
   pid_t child = fork();
   if (child < 0) {
     std::perror("moat: fork");
@@ -118,9 +127,13 @@ int RunDo(const ParsedFlags& global, const std::vector<std::string>& args) {
     // Its own session: terminal signals reach `moat do`, which forwards
     // them, never the sentry's helper processes directly.
     setsid();
-    if (dup2(spec_fd.get(), 3) < 0 || dup2(exe.fd.get(), 4) < 0) _exit(125);
-    const char* argv[] = {"moat", "boot", "--spec-fd=3", "--exe-fd=4", nullptr};
-    execv("/proc/self/exe", const_cast<char**>(argv));
+    // Keep the two fds open across exec (they are close-on-exec here) and
+    // pass their numbers; no renumbering, so neither can clobber the other.
+    if (fcntl(spec_fd.get(), F_SETFD, 0) < 0 ||
+        fcntl(exe.fd.get(), F_SETFD, 0) < 0) {
+      _exit(125);
+    }
+    execv("/proc/self/exe", const_cast<char**>(boot_argv));
     _exit(125);
   }
   g_child = child;

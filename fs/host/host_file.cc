@@ -116,7 +116,7 @@ ErrorOr<uint64_t> HostFile::Ioctl(IoContext& ctx, uint64_t request,
     }
     default:
       if (FirstTime(absl::StrCat("ioctl:", request))) {
-        Log("sentry").warn("unsupported ioctl {:#x} on a host file", request);
+        Log("sentry").info("unsupported ioctl {:#x} on a host file", request);
       }
       return Errno{ENOTTY};
   }

@@ -94,6 +94,7 @@ void RunBoot(int spec_fd, int exe_fd) {
   init.filename = spec->filename();
   init.argv.assign(spec->argv().begin(), spec->argv().end());
   init.envp.assign(spec->envp().begin(), spec->envp().end());
+  init.cwd = spec->cwd().empty() ? "/" : spec->cwd();
   for (int i = 0; i < 3; ++i) {
     int fd = fcntl(i, F_DUPFD_CLOEXEC, 10);
     if (fd >= 0) init.stdio[i] = UniqueFd(fd);

@@ -89,6 +89,7 @@ absl::Status Kernel::CreateInit(InitProcessSpec spec) {
   }
   init_group_ = std::make_unique<ThreadGroup>(*this, pid);
   init_group_->set_credentials(spec.credentials);
+  init_group_->set_cwd(spec.cwd);
   for (int r = 0; r < RLIM_NLIMITS; ++r) {
     init_group_->SetRlimit(r, spec.rlimits[r]);
   }

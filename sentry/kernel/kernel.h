@@ -30,6 +30,7 @@ struct InitProcessSpec {
   std::string filename;      // As given by the user (AT_EXECFN).
   std::vector<std::string> argv;
   std::vector<std::string> envp;
+  std::string cwd = "/";     // Absolute working directory.
   // Host fds that become the application's fds 0, 1, 2 (absent: invalid).
   std::array<UniqueFd, 3> stdio;
   Credentials credentials;

@@ -192,7 +192,7 @@ void Task::DeliverSignals() {
       // Handler frames (rt_sigframe) arrive with the signals work; until
       // then a caught signal takes its default action, and we say so once.
       if (FirstTime("signal-handlers")) {
-        Log("sentry").warn(
+        Log("sentry").info(
             "signal {} has a handler; delivery to handlers is not "
             "implemented yet, applying the default action",
             sig);
@@ -204,7 +204,7 @@ void Task::DeliverSignals() {
       case DefaultAction::kStop:
       case DefaultAction::kContinue:
         if (FirstTime("job-control")) {
-          Log("sentry").warn("job-control stop/continue not implemented yet");
+          Log("sentry").info("job-control stop/continue not implemented yet");
         }
         continue;
       case DefaultAction::kTerminate:

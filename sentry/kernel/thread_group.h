@@ -10,6 +10,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -45,6 +46,11 @@ class ThreadGroup {
   struct rlimit GetRlimit(int resource) const;
   void SetRlimit(int resource, const struct rlimit& limit);
 
+  // The working directory, as an absolute path. (The VFS will hold a
+  // dentry; until then the path is all there is.)
+  std::string cwd() const;
+  void set_cwd(std::string cwd);
+
   Credentials credentials() const;
   void set_credentials(const Credentials& creds);
 
@@ -67,6 +73,7 @@ class ThreadGroup {
   std::array<KernelSigAction, kMaxSignal + 1> actions_ ABSL_GUARDED_BY(mu_){};
   std::array<struct rlimit, RLIM_NLIMITS> rlimits_ ABSL_GUARDED_BY(mu_){};
   Credentials creds_ ABSL_GUARDED_BY(mu_);
+  std::string cwd_ ABSL_GUARDED_BY(mu_) = "/";
   std::optional<int> exit_status_ ABSL_GUARDED_BY(mu_);
   std::vector<Task*> tasks_ ABSL_GUARDED_BY(mu_);
 };

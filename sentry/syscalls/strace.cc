@@ -103,12 +103,12 @@ std::string FormatStraceLine(Task* task, const SyscallEntry& entry,
   std::string line =
       entry.name ? std::string(entry.name) : absl::StrCat("syscall_", nr);
   line += "(";
-  bool any_format = false;
-  for (ArgFormat f : entry.args) any_format |= f != ArgFormat::kNone;
+  // A syscall Moat does not implement has no known signature: show all six
+  // raw values.
+  bool known = entry.fn != nullptr;
   for (int i = 0; i < 6; ++i) {
     ArgFormat f = entry.args[i];
-    if (!any_format) {
-      // Unknown signature: show all six raw values.
+    if (!known) {
       f = ArgFormat::kHex;
     } else if (f == ArgFormat::kNone) {
       break;

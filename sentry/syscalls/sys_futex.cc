@@ -62,7 +62,7 @@ SyscallResult Futex(Task& t, const SyscallArgs& a) {
     }
     default:
       if (FirstTime(absl::StrCat("futex-op:", op))) {
-        Log("sentry").warn("unsupported futex op {}", op);
+        Log("sentry").info("unsupported futex op {}", op);
       }
       return Errno{ENOSYS};
   }

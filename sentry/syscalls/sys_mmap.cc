@@ -40,13 +40,13 @@ SyscallResult Mmap(Task& t, const SyscallArgs& a) {
     // File mappings need the VFS; a host fd (stdio) cannot be mapped yet.
     if (!t.fds().Get(a.Int(4)).ok()) return Errno{EBADF};
     if (FirstTime("mmap-file")) {
-      Log("sentry").warn("mmap of a file is not supported yet (ENODEV)");
+      Log("sentry").info("mmap of a file is not supported yet (ENODEV)");
     }
     return Errno{ENODEV};
   }
   if (flags & MAP_HUGETLB) {
     if (FirstTime("mmap-hugetlb")) {
-      Log("sentry").warn("MAP_HUGETLB is not supported (ENOMEM, as a host "
+      Log("sentry").info("MAP_HUGETLB is not supported (ENOMEM, as a host "
                          "without huge pages)");
     }
     return Errno{ENOMEM};

@@ -94,7 +94,7 @@ SyscallResult Newfstatat(Task& t, const SyscallArgs& a) {
   if (path.empty()) return Errno{ENOENT};
   // Path lookup needs the VFS (the files issue).
   if (FirstTime("newfstatat-path")) {
-    Log("sentry").warn("newfstatat of a path: no file system yet (ENOSYS)");
+    Log("sentry").info("newfstatat of a path: no file system yet (ENOSYS)");
   }
   return Errno{ENOSYS};
 }
@@ -126,7 +126,7 @@ SyscallResult Fcntl(Task& t, const SyscallArgs& a) {
     }
     default:
       if (FirstTime(absl::StrCat("fcntl:", a.Int(1)))) {
-        Log("sentry").warn("unsupported fcntl command {}", a.Int(1));
+        Log("sentry").info("unsupported fcntl command {}", a.Int(1));
       }
       return Errno{EINVAL};
   }

@@ -105,8 +105,8 @@ SyscallResult SchedYield(Task& t, const SyscallArgs&) {
 SyscallResult Sysinfo(Task& t, const SyscallArgs& a) {
   struct sysinfo info;
   if (sysinfo(&info) != 0) return Errno{errno};
-  info.uptime = static_cast<long>(
-      absl::ToInt64Seconds(absl::Now() - t.kernel().boot_time()));
+  // uptime stays the host's: it must agree with CLOCK_BOOTTIME, which is
+  // the host's too.
   info.procs = static_cast<unsigned short>(t.kernel().TaskCount());
   TRY_VOID(CopyOutObject(t, a[0], info));
   return 0;
@@ -133,7 +133,7 @@ constexpr SyscallSpec kSpecs[] = {
      "the sentry's host affinity", {A::kInt, A::kUInt, A::kPtr}},
     {SYS_sched_yield, SchedYield, Support::kFull, "", {}},
     {SYS_sysinfo, Sysinfo, Support::kPartial,
-     "host memory and load figures; uptime and procs are the sandbox's",
+     "host memory, load and uptime (as CLOCK_BOOTTIME); procs is the sandbox's",
      {A::kPtr}},
     {SYS_getcpu, Getcpu, Support::kFull, "", {A::kPtr, A::kPtr, A::kPtr}},
 };

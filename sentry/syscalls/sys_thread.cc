@@ -86,7 +86,7 @@ SyscallResult Prctl(Task& t, const SyscallArgs& a) {
     }
     default:
       if (FirstTime(absl::StrCat("prctl:", a.Int(0)))) {
-        Log("sentry").warn("unsupported prctl option {}", a.Int(0));
+        Log("sentry").info("unsupported prctl option {}", a.Int(0));
       }
       return Errno{EINVAL};
   }

@@ -43,7 +43,7 @@ SyscallTable::SyscallTable() {
   }
   for (auto family : {ReadWriteSyscalls(), MmapSyscalls(), IdentitySyscalls(),
                       TimeSyscalls(), SignalSyscalls(), ThreadSyscalls(),
-                      SystemSyscalls(), FutexSyscalls()}) {
+                      SystemSyscalls(), FutexSyscalls(), FsSyscalls()}) {
     Register(family);
   }
 }
@@ -83,22 +83,20 @@ void SyscallTable::Dispatch(Task& task) {
   const SyscallEntry& entry = found ? *found : kUnknown;
   bool strace = StraceEnabled();
   if (strace && (entry.flags & kNoReturn)) {
-    Log("strace").info("[{}] {}", task.tid(),
-                       FormatStraceLine(&task, entry, nr, args, 0, false));
+    Log("strace").info(FormatStraceLine(&task, entry, nr, args, 0, false));
   }
 
   SyscallResult result = Errno{ENOSYS};
   if (entry.fn != nullptr) {
     result = entry.fn(task, args);
   } else if (FirstTime(absl::StrCat("syscall:", nr))) {
-    Log("sentry").warn("unsupported syscall {} ({}): ENOSYS",
+    Log("sentry").info("unsupported syscall {} ({}): ENOSYS",
                        entry.name ? entry.name : "unknown", nr);
   }
   regs.set_return(static_cast<uint64_t>(result.raw()));
 
   if (strace && !(entry.flags & kNoReturn)) {
-    Log("strace").info("[{}] {}", task.tid(),
-                       FormatStraceLine(&task, entry, nr, args, result, true));
+    Log("strace").info(FormatStraceLine(&task, entry, nr, args, result, true));
   }
 }
 

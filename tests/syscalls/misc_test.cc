@@ -170,8 +170,14 @@ TEST(Getcpu, NullPointersAreAllowed) {
 TEST(Sysinfo, ValuesAreSane) {
   struct sysinfo si;
   memset(&si, 0, sizeof(si));
+  struct timespec boot_before, boot_after;
+  ASSERT_EQ(syscall(SYS_clock_gettime, CLOCK_BOOTTIME, &boot_before), 0);
   ASSERT_EQ(syscall(SYS_sysinfo, &si), 0);
-  EXPECT_GT(si.uptime, 0);
+  ASSERT_EQ(syscall(SYS_clock_gettime, CLOCK_BOOTTIME, &boot_after), 0);
+  // sysinfo's uptime is CLOCK_BOOTTIME in whole seconds (rounded up), so
+  // programs can compare the two.
+  EXPECT_GE(si.uptime, boot_before.tv_sec);
+  EXPECT_LE(si.uptime, boot_after.tv_sec + 1);
   EXPECT_GE(si.mem_unit, 1u);
   EXPECT_GT(si.totalram, 0u);
   EXPECT_LE(si.freeram, si.totalram);
