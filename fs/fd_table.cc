@@ -55,6 +55,13 @@ ErrorOr<void> FdTable::SetCloexec(int fd, bool cloexec) {
   return {};
 }
 
+std::shared_ptr<FdTable> FdTable::Copy() const {
+  auto copy = std::make_shared<FdTable>();
+  absl::ReaderMutexLock lock(&mu_);
+  copy->fds_ = fds_;
+  return copy;
+}
+
 int FdTable::Count() const {
   absl::ReaderMutexLock lock(&mu_);
   return static_cast<int>(fds_.size());

@@ -29,6 +29,8 @@ class FdTable {
   // The close-on-exec flag of `fd` (F_GETFD / F_SETFD); EBADF if not open.
   ErrorOr<bool> GetCloexec(int fd) const;
   ErrorOr<void> SetCloexec(int fd, bool cloexec);
+  // A new table with the same open files (fork without CLONE_FILES).
+  std::shared_ptr<FdTable> Copy() const;
   // Number of open fds.
   int Count() const;
 

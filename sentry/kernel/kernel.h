@@ -1,6 +1,11 @@
-// Kernel: the root of the sentry. Owns the tasks and thread groups, PID
-// allocation (the sandbox's first process is PID 1), the UTS names and the
-// clocks, and refers to the MemoryFile and the platform it runs tasks on.
+// Kernel: the root of the sentry. Owns every task and thread group, the
+// process tree and PID allocation (the sandbox's first process is PID 1),
+// the futex table, the UTS names and clocks, and refers to the MemoryFile
+// and the platform tasks run on. Each task but init runs on a host thread
+// the Kernel starts and joins.
+//
+// Lock order: tree_mu_ before ThreadGroup::mu_ before Task locks;
+// FutexTable and WaitQueue locks are taken without tree_mu_.
 #ifndef MOAT_SENTRY_KERNEL_KERNEL_H_
 #define MOAT_SENTRY_KERNEL_KERNEL_H_
 
@@ -9,6 +14,7 @@
 #include <array>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -18,6 +24,7 @@
 #include "absl/time/time.h"
 #include "platform/platform.h"
 #include "sentry/base/unique_fd.h"
+#include "sentry/kernel/futex.h"
 #include "sentry/kernel/task.h"
 #include "sentry/kernel/thread_group.h"
 #include "sentry/mm/memory_file.h"
@@ -37,6 +44,25 @@ struct InitProcessSpec {
   std::array<struct rlimit, RLIM_NLIMITS> rlimits{};
 };
 
+// clone(2) / clone3(2) arguments.
+struct CloneArgs {
+  uint64_t flags = 0;       // CLONE_* (without the exit signal).
+  int exit_signal = 0;      // Sent to the parent when the child exits.
+  uint64_t stack = 0;       // New stack pointer, 0 to keep the parent's.
+  uint64_t parent_tid = 0;  // CLONE_PARENT_SETTID target (parent memory).
+  uint64_t child_tid = 0;   // CLONE_CHILD_SETTID/CLEARTID target.
+  uint64_t tls = 0;         // CLONE_SETTLS: the new FS base.
+};
+
+// What wait4/waitid report about a child.
+struct WaitResult {
+  int pid = 0;          // 0: WNOHANG and nothing to report.
+  int wait_status = 0;  // wait4's status word.
+  int code = 0;         // waitid's si_code (CLD_EXITED, CLD_KILLED...).
+  int status = 0;       // waitid's si_status (exit code or signal).
+  uint32_t uid = 0;
+};
+
 class Kernel {
  public:
   // Serves one syscall: reads the request from task.regs() and writes the
@@ -49,33 +75,81 @@ class Kernel {
 
   // Loads the init process. Errors name the problem ("exec format error").
   absl::Status CreateInit(InitProcessSpec spec);
-  // Runs init on the calling thread until its thread group exits; returns
-  // the wait status (exit code << 8, or the killing signal).
+  // Runs init on the calling thread until it exits; then, as when a PID
+  // namespace's init dies, kills every other process and joins every task
+  // thread. Returns init's wait status (exit code << 8, or the signal).
   int RunInit();
   // Sends `sig` to the init process from outside the sandbox (forwarded
   // SIGINT/SIGTERM). Any thread.
   void SignalInit(int sig);
 
+  // clone(2): creates a thread or a process from `parent`; returns its tid.
+  ErrorOr<int> Clone(Task& parent, const CloneArgs& args);
+  // wait4/waitid for `waiter`'s thread group. `pid` follows wait4: > 0 one
+  // child, -1 any, 0 the caller's process group, < -1 that process group.
+  // `options`: WNOHANG, WNOWAIT, __WALL, __WCLONE (WEXITED implied).
+  ErrorOr<WaitResult> Wait(Task& waiter, int pid, int options);
+  // kill(2) semantics for `pid`; sig 0 checks existence.
+  ErrorOr<void> Kill(Task& sender, int pid, int sig);
+  // tgkill(2) (tgid <= 0: tkill(2)).
+  ErrorOr<void> KillThread(Task& sender, int tgid, int tid, int sig);
+  // True while the vfork child `tid` of `parent` has neither exec'd nor
+  // exited.
+  bool VforkPending(Task& parent, int tid);
+  // The parent's pid as `task` sees it (0 for init).
+  int ParentPid(Task& task);
+  // setsid(2) and setpgid(2).
+  ErrorOr<int> SetSid(Task& task);
+  ErrorOr<void> SetPgid(Task& task, int pid, int pgid);
+  ErrorOr<int> GetPgid(Task& task, int pid);
+  ErrorOr<int> GetSid(Task& task, int pid);
+
   void DispatchSyscall(Task& task) { dispatcher_(task); }
 
   MemoryFile& memory_file() { return memory_file_; }
   platform::Platform& platform() { return platform_; }
+  FutexTable& futexes() { return futexes_; }
   absl::Time boot_time() const { return boot_time_; }
   std::string hostname() const;
   void set_hostname(std::string name);
-  int TaskCount() const;
+  // Live processes (thread groups that have not exited).
+  int ProcessCount() const;
 
  private:
+  // Runs `task` on the calling thread, then retires it.
+  void RunTask(Task* task);
+  // Called on a task's thread after Run(): detaches it from its group and,
+  // when it was the group's last thread, turns the group into a zombie.
+  void TaskExited(Task* task) ABSL_LOCKS_EXCLUDED(tree_mu_);
+  void GroupExitedLocked(ThreadGroup* group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(tree_mu_);
+  void ReapLocked(ThreadGroup* group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(tree_mu_);
+  // Queues `info` on a thread of `group` that does not block it.
+  void SignalGroupLocked(ThreadGroup* group, const siginfo_t& info)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(tree_mu_);
+  ThreadGroup* FindGroupLocked(int pid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(tree_mu_);
+  // Joins and frees tasks whose threads have finished.
+  void CollectDeadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(tree_mu_);
+
   MemoryFile& memory_file_;
   platform::Platform& platform_;
   const SyscallDispatcher dispatcher_;
   const absl::Time boot_time_;
+  FutexTable futexes_;
 
-  mutable absl::Mutex mu_;
-  std::string hostname_ ABSL_GUARDED_BY(mu_);
-  int next_pid_ ABSL_GUARDED_BY(mu_) = 1;
-  std::unique_ptr<ThreadGroup> init_group_;
-  std::unique_ptr<Task> init_task_;
+  mutable absl::Mutex tree_mu_;
+  absl::CondVar tree_changed_;  // A task exited.
+  std::string hostname_ ABSL_GUARDED_BY(tree_mu_);
+  int next_pid_ ABSL_GUARDED_BY(tree_mu_) = 1;
+  absl::flat_hash_map<int, std::unique_ptr<Task>> tasks_ ABSL_GUARDED_BY(tree_mu_);
+  absl::flat_hash_map<int, std::unique_ptr<ThreadGroup>> groups_
+      ABSL_GUARDED_BY(tree_mu_);
+  // Host threads of tasks other than init, and tasks that have exited but
+  // whose thread may still be finishing.
+  absl::flat_hash_map<int, std::thread> threads_ ABSL_GUARDED_BY(tree_mu_);
+  std::vector<std::unique_ptr<Task>> dead_ ABSL_GUARDED_BY(tree_mu_);
+  int live_tasks_ ABSL_GUARDED_BY(tree_mu_) = 0;
+  ThreadGroup* init_group_ = nullptr;
+  Task* init_task_ = nullptr;
 };
 
 }  // namespace moat

@@ -28,7 +28,10 @@ Task::Task(Kernel& kernel, ThreadGroup& group, int tid,
   group_.AddTask(this);
 }
 
-Task::~Task() { group_.RemoveTask(this); }
+// The Kernel removes the task from its group when the thread exits
+// (Kernel::TaskExited); the group may be gone by the time a dead Task is
+// destroyed.
+Task::~Task() = default;
 
 void Task::Run() {
   while (true) {
@@ -65,11 +68,13 @@ void Task::Run() {
     }
   }
   state_.store(State::kExiting);
-  // CLONE_CHILD_CLEARTID: zero the word and wake futex waiters (the futex
-  // wake arrives with the threads work).
+  // CLONE_CHILD_CLEARTID: zero the word and wake one futex waiter
+  // (pthread_join waits there).
   if (clear_child_tid_ != 0) {
     uint32_t zero = 0;
-    (void)mm_->CopyOut(UserAddr(clear_child_tid_), &zero, sizeof(zero));
+    if (mm_->CopyOut(UserAddr(clear_child_tid_), &zero, sizeof(zero)).ok()) {
+      kernel_.futexes().Wake(mm_.get(), clear_child_tid_, 1, ~0u);
+    }
   }
   state_.store(State::kDead);
 }
@@ -107,6 +112,7 @@ Task::WakeReason Task::Block(int host_fd, short events, absl::Time deadline) {
   State previous = state_.exchange(State::kBlocked);
   WakeReason reason = WakeReason::kReady;
   while (true) {
+    if (woken_.exchange(false)) break;
     if (InterruptPending()) {
       reason = WakeReason::kInterrupted;
       break;
@@ -133,6 +139,10 @@ Task::WakeReason Task::Block(int host_fd, short events, absl::Time deadline) {
     if (n > 0 && (fds[0].revents & POLLIN)) {
       uint64_t drained;
       (void)!read(wake_fd_.get(), &drained, sizeof(drained));
+      if (woken_.exchange(false)) {
+        reason = WakeReason::kReady;
+        break;
+      }
       continue;  // Re-check InterruptPending.
     }
     if (n > 0 && nfds == 2 && fds[1].revents != 0) {
@@ -228,8 +238,7 @@ void Task::DeliverSignals() {
 
 void Task::ExitThread(int code) {
   exit_thread_ = true;
-  // With a single thread left, exit(2) ends the process.
-  if (group_.tasks().size() <= 1) group_.BeginExit((code & 0xff) << 8);
+  exit_code_ = code & 0xff;
 }
 
 void Task::ExitGroup(int wait_status) {
@@ -237,6 +246,12 @@ void Task::ExitGroup(int wait_status) {
   for (Task* t : group_.tasks()) {
     if (t != this) t->Interrupt();
   }
+}
+
+void Task::Wake() {
+  woken_.store(true);
+  uint64_t one = 1;
+  (void)!write(wake_fd_.get(), &one, sizeof(one));
 }
 
 void Task::Interrupt() {

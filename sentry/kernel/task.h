@@ -52,7 +52,9 @@ class Task : public fs::IoContext {
   int tid() const { return tid_; }
   Registers& regs() { return regs_; }
   MemoryManager& mm() override { return *mm_; }
+  const std::shared_ptr<MemoryManager>& shared_mm() const { return mm_; }
   fs::FdTable& fds() { return *fds_; }
+  const std::shared_ptr<fs::FdTable>& shared_fds() const { return fds_; }
   platform::Context& context() { return *context_; }
   State state() const { return state_.load(); }
 
@@ -78,6 +80,11 @@ class Task : public fs::IoContext {
   // whole process with a wait status (exit_group(2), fatal signals).
   void ExitThread(int code);
   void ExitGroup(int wait_status);
+  // The exit(2) code of this thread (used when it is the last to exit).
+  int exit_code() const { return exit_code_; }
+  // Destroys the platform context. Must run on the task's own host thread
+  // after Run() returns (ptrace contexts are tied to their tracer thread).
+  void ReleaseContext() { context_.reset(); }
 
   // Per-thread attributes.
   uint64_t clear_child_tid() const { return clear_child_tid_; }
@@ -86,12 +93,18 @@ class Task : public fs::IoContext {
     robust_list_ = head;
     robust_list_len_ = len;
   }
+  // vfork(2): the parent task waiting until this child execs or exits.
+  Task* vfork_parent() const { return vfork_parent_.load(); }
+  void set_vfork_parent(Task* parent) { vfork_parent_.store(parent); }
   const std::string& name() const { return name_; }
   void set_name(std::string name) { name_ = std::move(name); }
 
   // Asks the task to look at its state soon: wakes Block() and kicks the
   // application off the CPU. Any thread.
   void Interrupt();
+  // Ends a Block() in progress (or the next one) with kReady: the event the
+  // task waits for may have happened. Any thread.
+  void Wake();
 
  private:
   void HandleSyscall();
@@ -111,7 +124,8 @@ class Task : public fs::IoContext {
   Registers regs_;
   std::atomic<State> state_{State::kInSyscall};
 
-  UniqueFd wake_fd_;  // eventfd: written by Interrupt(), polled by Block().
+  UniqueFd wake_fd_;  // eventfd: written by Interrupt()/Wake(), polled by Block().
+  std::atomic<bool> woken_{false};
   mutable absl::Mutex signal_mu_;
   SigSet pending_ ABSL_GUARDED_BY(signal_mu_) = 0;
   siginfo_t pending_info_[kMaxSignal + 1] ABSL_GUARDED_BY(signal_mu_);
@@ -119,11 +133,13 @@ class Task : public fs::IoContext {
   KernelStack alt_stack_;
 
   bool exit_thread_ = false;
+  int exit_code_ = 0;
   // The last syscall returned an ERESTART* code not yet resolved.
   bool restart_pending_ = false;
   uint64_t clear_child_tid_ = 0;
   uint64_t robust_list_ = 0, robust_list_len_ = 0;
   std::string name_;
+  std::atomic<Task*> vfork_parent_{nullptr};
 };
 
 }  // namespace moat

@@ -4,6 +4,15 @@
 
 namespace moat {
 
+void ThreadGroup::CopyFrom(const ThreadGroup& other) {
+  absl::MutexLock other_lock(&other.mu_);
+  absl::MutexLock lock(&mu_);
+  actions_ = other.actions_;
+  rlimits_ = other.rlimits_;
+  creds_ = other.creds_;
+  cwd_ = other.cwd_;
+}
+
 KernelSigAction ThreadGroup::GetAction(int sig) const {
   absl::MutexLock lock(&mu_);
   return actions_[sig];

@@ -16,6 +16,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "sentry/kernel/signal.h"
+#include "sentry/kernel/wait_queue.h"
 
 namespace moat {
 
@@ -33,6 +34,10 @@ class ThreadGroup {
 
   Kernel& kernel() { return kernel_; }
   int tgid() const { return tgid_; }
+
+  // Copies what fork(2) inherits: signal actions, rlimits, credentials and
+  // the working directory.
+  void CopyFrom(const ThreadGroup& other);
 
   // Signal actions (rt_sigaction).
   KernelSigAction GetAction(int sig) const;
@@ -60,6 +65,19 @@ class ThreadGroup {
   bool BeginExit(int wait_status);
   bool exiting() const;
   std::optional<int> exit_status() const;
+
+  // The process tree. parent() is null for the sandbox's init. Guarded by
+  // the Kernel's tree lock (Kernel::tree_mu_), not by mu_.
+  ThreadGroup* parent = nullptr;
+  std::vector<ThreadGroup*> children;
+  int exit_signal = SIGCHLD;  // Sent to the parent when this group exits.
+  int pgid = 0;               // Process group.
+  int sid = 0;                // Session.
+  bool zombie = false;        // Exited; waiting to be reaped by the parent.
+  // Notified when a child of this group changes state (wait4/waitid).
+  WaitQueue child_events;
+  // Notified when a vfork child of this group execs or exits.
+  WaitQueue vfork_done;
 
   // Threads of the group (for signal delivery and group exit).
   void AddTask(Task* task);

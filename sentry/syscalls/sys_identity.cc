@@ -17,19 +17,6 @@ using A = ArgFormat;
 
 SyscallResult Getpid(Task& t, const SyscallArgs&) { return t.group().tgid(); }
 SyscallResult Gettid(Task& t, const SyscallArgs&) { return t.tid(); }
-// The sandbox's init has no parent inside the sandbox.
-SyscallResult Getppid(Task& t, const SyscallArgs&) { return 0; }
-
-// Until sessions and process groups arrive, every process is in the
-// session and group that init leads.
-SyscallResult Getpgrp(Task& t, const SyscallArgs&) { return 1; }
-SyscallResult Getpgid(Task& t, const SyscallArgs& a) {
-  int pid = a.Int(0);
-  if (pid != 0 && pid != t.group().tgid()) return Errno{ESRCH};
-  return 1;
-}
-SyscallResult Getsid(Task& t, const SyscallArgs& a) { return Getpgid(t, a); }
-
 SyscallResult Getuid(Task& t, const SyscallArgs&) {
   return t.group().credentials().ruid;
 }
@@ -77,10 +64,6 @@ SyscallResult Uname(Task& t, const SyscallArgs& a) {
 constexpr SyscallSpec kSpecs[] = {
     {SYS_getpid, Getpid, Support::kFull, "", {}},
     {SYS_gettid, Gettid, Support::kFull, "", {}},
-    {SYS_getppid, Getppid, Support::kFull, "", {}},
-    {SYS_getpgrp, Getpgrp, Support::kPartial, "one process group", {}},
-    {SYS_getpgid, Getpgid, Support::kPartial, "one process group", {A::kInt}},
-    {SYS_getsid, Getsid, Support::kPartial, "one session", {A::kInt}},
     {SYS_getuid, Getuid, Support::kFull, "", {}},
     {SYS_geteuid, Geteuid, Support::kFull, "", {}},
     {SYS_getgid, Getgid, Support::kFull, "", {}},

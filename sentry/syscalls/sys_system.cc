@@ -107,7 +107,7 @@ SyscallResult Sysinfo(Task& t, const SyscallArgs& a) {
   if (sysinfo(&info) != 0) return Errno{errno};
   // uptime stays the host's: it must agree with CLOCK_BOOTTIME, which is
   // the host's too.
-  info.procs = static_cast<unsigned short>(t.kernel().TaskCount());
+  info.procs = static_cast<unsigned short>(t.kernel().ProcessCount());
   TRY_VOID(CopyOutObject(t, a[0], info));
   return 0;
 }

@@ -84,7 +84,12 @@ SyscallResult SleepUntil(Task& t, clockid_t clock, const struct timespec& req,
                                        absl::DurationFromTimespec(now)
                                  : absl::DurationFromTimespec(req);
   absl::Time deadline = absl::Now() + wait;
-  if (t.Block(-1, 0, deadline) != Task::WakeReason::kInterrupted) return 0;
+  Task::WakeReason reason;
+  // A kReady wake is never the end of a sleep: sleep on until the deadline.
+  do {
+    reason = t.Block(-1, 0, deadline);
+  } while (reason == Task::WakeReason::kReady);
+  if (reason == Task::WakeReason::kTimedOut) return 0;
   if (!absolute && rem != 0) {
     absl::Duration left = deadline - absl::Now();
     if (left < absl::ZeroDuration()) left = absl::ZeroDuration();

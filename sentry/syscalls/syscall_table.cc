@@ -43,7 +43,8 @@ SyscallTable::SyscallTable() {
   }
   for (auto family : {ReadWriteSyscalls(), MmapSyscalls(), IdentitySyscalls(),
                       TimeSyscalls(), SignalSyscalls(), ThreadSyscalls(),
-                      SystemSyscalls(), FutexSyscalls(), FsSyscalls()}) {
+                      SystemSyscalls(), FutexSyscalls(), FsSyscalls(),
+                      ProcessSyscalls()}) {
     Register(family);
   }
 }
