@@ -17,6 +17,7 @@
 #include "absl/types/span.h"
 #include "sentry/arch/user_addr.h"
 #include "sentry/base/error_or.h"
+#include "sentry/base/wait_queue.h"
 
 namespace moat {
 class MemoryManager;
@@ -33,6 +34,11 @@ class IoContext {
   // the task is interrupted (returns Errno{ERESTARTSYS}; the syscall layer
   // turns that into a restart or EINTR at signal delivery).
   virtual ErrorOr<void> WaitHostFd(int host_fd, short events) = 0;
+  // For waits on sentry objects (pipes): register waker() on a WaitQueue,
+  // re-check the condition, then WaitForWake(), which returns when woken
+  // (possibly spuriously) or Errno{ERESTARTSYS} when interrupted.
+  virtual Waker& waker() = 0;
+  virtual ErrorOr<void> WaitForWake() = 0;
 };
 
 // One element of an application iovec array.

@@ -113,6 +113,7 @@ absl::Status Kernel::CreateInit(InitProcessSpec spec) {
 void Kernel::RunTask(Task* task) {
   task->Run();
   task->ReleaseContext();
+  task->ReleaseResources();
   TaskExited(task);
 }
 

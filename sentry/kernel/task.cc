@@ -108,6 +108,13 @@ ErrorOr<void> Task::WaitHostFd(int host_fd, short events) {
   return {};
 }
 
+ErrorOr<void> Task::WaitForWake() {
+  if (Block(-1, 0, absl::InfiniteFuture()) == WakeReason::kInterrupted) {
+    return Errno{ERESTARTSYS};
+  }
+  return {};
+}
+
 Task::WakeReason Task::Block(int host_fd, short events, absl::Time deadline) {
   State previous = state_.exchange(State::kBlocked);
   WakeReason reason = WakeReason::kReady;

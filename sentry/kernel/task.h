@@ -34,7 +34,7 @@ namespace moat {
 class Kernel;
 class ThreadGroup;
 
-class Task : public fs::IoContext {
+class Task : public fs::IoContext, public Waker {
  public:
   enum class State { kRunningApp, kInSyscall, kBlocked, kExiting, kDead };
   enum class WakeReason { kReady, kInterrupted, kTimedOut };
@@ -60,6 +60,8 @@ class Task : public fs::IoContext {
 
   // fs::IoContext.
   ErrorOr<void> WaitHostFd(int host_fd, short events) override;
+  Waker& waker() override { return *this; }
+  ErrorOr<void> WaitForWake() override;
 
   // Blocks until `host_fd` (if >= 0) polls ready for `events`, `deadline`
   // passes, or the task is interrupted by something that needs it.
@@ -85,6 +87,13 @@ class Task : public fs::IoContext {
   // Destroys the platform context. Must run on the task's own host thread
   // after Run() returns (ptrace contexts are tied to their tracer thread).
   void ReleaseContext() { context_.reset(); }
+  // Drops the task's files and memory, as exit does (exit_files, exit_mm):
+  // the last reference to a pipe end or an address space goes here. After
+  // this only tid(), group() and exit_code() may be used.
+  void ReleaseResources() {
+    fds_.reset();
+    mm_.reset();
+  }
 
   // Per-thread attributes.
   uint64_t clear_child_tid() const { return clear_child_tid_; }
@@ -104,7 +113,7 @@ class Task : public fs::IoContext {
   void Interrupt();
   // Ends a Block() in progress (or the next one) with kReady: the event the
   // task waits for may have happened. Any thread.
-  void Wake();
+  void Wake() override;
 
  private:
   void HandleSyscall();

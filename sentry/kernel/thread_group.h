@@ -16,7 +16,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "sentry/kernel/signal.h"
-#include "sentry/kernel/wait_queue.h"
+#include "sentry/base/wait_queue.h"
 
 namespace moat {
 

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "sentry/base/logging.h"
+#include "sentry/kernel/thread_group.h"
 #include "sentry/syscalls/copy.h"
 #include "sentry/syscalls/syscall_table.h"
 
@@ -32,8 +33,17 @@ SyscallResult DoWrite(Task& t, int fd, std::vector<fs::IoVec> iovs,
                       int64_t offset) {
   auto file = TRY(GetFile(t, fd));
   if (!file->writable()) return Errno{EBADF};
-  uint64_t n = TRY(file->Write(t, iovs, offset));
-  return n;
+  ErrorOr<uint64_t> n = file->Write(t, iovs, offset);
+  if (!n.ok() && n.error() == EPIPE) {
+    // A write to a pipe or socket with no reader also raises SIGPIPE for
+    // the writing thread (pipe(7)).
+    siginfo_t info{};
+    info.si_signo = SIGPIPE;
+    info.si_code = SI_USER;
+    info.si_pid = t.group().tgid();
+    t.QueueSignal(info);
+  }
+  return TRY(std::move(n));
 }
 
 std::vector<fs::IoVec> OneIovec(uint64_t addr, uint64_t len) {

@@ -44,7 +44,7 @@ SyscallTable::SyscallTable() {
   for (auto family : {ReadWriteSyscalls(), MmapSyscalls(), IdentitySyscalls(),
                       TimeSyscalls(), SignalSyscalls(), ThreadSyscalls(),
                       SystemSyscalls(), FutexSyscalls(), FsSyscalls(),
-                      ProcessSyscalls()}) {
+                      ProcessSyscalls(), PipeSyscalls()}) {
     Register(family);
   }
 }

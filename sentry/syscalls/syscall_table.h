@@ -109,6 +109,7 @@ absl::Span<const SyscallSpec> SystemSyscalls();
 absl::Span<const SyscallSpec> FutexSyscalls();
 absl::Span<const SyscallSpec> FsSyscalls();
 absl::Span<const SyscallSpec> ProcessSyscalls();
+absl::Span<const SyscallSpec> PipeSyscalls();
 
 // Formats one strace line: `name(args) = result`. Exposed for tests.
 std::string FormatStraceLine(Task* task, const SyscallEntry& entry,
