@@ -22,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "sentry/arch/registers.h"
 #include "sentry/arch/user_addr.h"
 #include "sentry/base/error_or.h"
@@ -89,6 +90,20 @@ class Context {
   // Discards the application thread's FPU/SSE/AVX state and gives it the
   // initial state of a new process (execve).
   virtual void ResetFpState() = 0;
+
+  // The application thread's FPU/SSE/AVX state, for signal frames only
+  // (never on the syscall path: it costs host syscalls). The image is in
+  // the standard (non-compacted) XSAVE layout, as PTRACE_GETREGSET
+  // NT_X86_XSTATE and the kernel's signal frame use it, sized for every
+  // feature the host enables (CPUID leaf 0xD); on a CPU without XSAVE it is
+  // the 512-byte FXSAVE image. EAGAIN when the context has never run (the
+  // state is then the initial one).
+  virtual ErrorOr<void> GetFpState(std::vector<uint8_t>* xsave) = 0;
+  // Loads an image of the same layout and size as GetFpState returns
+  // (shorter images are zero-extended). EINVAL when the host rejects it
+  // (reserved MXCSR bits, a bad XSAVE header): rt_sigreturn treats that as
+  // a bad frame.
+  virtual ErrorOr<void> SetFpState(absl::Span<const uint8_t> xsave) = 0;
 };
 
 struct PlatformOptions {

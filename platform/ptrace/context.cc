@@ -260,8 +260,8 @@ PtraceContext::StubThread* PtraceContext::SelectThread(PtraceAddressSpace& as) {
   // The task's FPU state lives in the stub thread it last ran on; carry it
   // over. A new thread starts from the clean initial state, never from what
   // the stub inherited from the sentry at fork.
-  if (current_ == nullptr || current_->reaped || !GetFpState(current_->tid) ||
-      !SetFpState(next->tid)) {
+  if (current_ == nullptr || current_->reaped || !ReadFpState(current_->tid) ||
+      !WriteFpState(next->tid)) {
     SetInitialFpState(next->tid);
   }
   current_ = next;
@@ -315,7 +315,30 @@ void PtraceContext::ResetFpState() {
   }
 }
 
-bool PtraceContext::GetFpState(pid_t tid) {
+ErrorOr<void> PtraceContext::GetFpState(std::vector<uint8_t>* xsave) {
+  if (current_ == nullptr || current_->reaped) return Errno{EAGAIN};
+  if (!ReadFpState(current_->tid)) return Errno{errno != 0 ? errno : EIO};
+  *xsave = fp_buffer_;
+  return {};
+}
+
+ErrorOr<void> PtraceContext::SetFpState(absl::Span<const uint8_t> xsave) {
+  if (current_ == nullptr || current_->reaped) return Errno{EAGAIN};
+  // Learn the size Linux takes back (SETREGSET wants the whole image).
+  if (!ReadFpState(current_->tid)) return Errno{errno != 0 ? errno : EIO};
+  if (xsave.size() > fp_buffer_.size()) return Errno{EINVAL};
+  std::memcpy(fp_buffer_.data(), xsave.data(), xsave.size());
+  std::memset(fp_buffer_.data() + xsave.size(), 0,
+              fp_buffer_.size() - xsave.size());
+  if (!WriteFpState(current_->tid)) {
+    // EINVAL/EFAULT: the kernel refused the image (reserved MXCSR bits,
+    // a bad XSAVE header); the thread keeps its previous state.
+    return Errno{errno == ESRCH ? ESRCH : EINVAL};
+  }
+  return {};
+}
+
+bool PtraceContext::ReadFpState(pid_t tid) {
   if (fp_xstate_) {
     if (fp_buffer_.empty()) fp_buffer_.resize(kMaxXstateSize);
     struct iovec iov = {fp_buffer_.data(), fp_buffer_.size()};
@@ -331,7 +354,7 @@ bool PtraceContext::GetFpState(pid_t tid) {
   return ptrace(PTRACE_GETFPREGS, tid, nullptr, fp_buffer_.data()) == 0;
 }
 
-bool PtraceContext::SetFpState(pid_t tid) {
+bool PtraceContext::WriteFpState(pid_t tid) {
   if (fp_xstate_) {
     struct iovec iov = {fp_buffer_.data(), fp_buffer_.size()};
     return ptrace(PTRACE_SETREGSET, tid, NT_X86_XSTATE, &iov) == 0;
@@ -341,7 +364,7 @@ bool PtraceContext::SetFpState(pid_t tid) {
 
 void PtraceContext::SetInitialFpState(pid_t tid) {
   // Read first to learn the layout and size Linux expects back.
-  if (!GetFpState(tid) || fp_buffer_.size() < kFxsaveSize) {
+  if (!ReadFpState(tid) || fp_buffer_.size() < kFxsaveSize) {
     Logger().error("cannot read the FPU state of stub thread {}", tid);
     return;
   }
@@ -358,7 +381,7 @@ void PtraceContext::SetInitialFpState(pid_t tid) {
     std::memcpy(fp_buffer_.data() + kXstateBvOffset, &kXfeatureFpSse,
                 sizeof(kXfeatureFpSse));
   }
-  if (!SetFpState(tid)) {
+  if (!WriteFpState(tid)) {
     Logger().error("cannot reset the FPU state of stub thread {}: {}", tid,
                    strerror(errno));
   }

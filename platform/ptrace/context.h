@@ -50,6 +50,8 @@ class PtraceContext final : public Context {
   Event Switch(AddressSpace& as, Registers& regs) override;
   void Interrupt() override;
   void ResetFpState() override;
+  ErrorOr<void> GetFpState(std::vector<uint8_t>* xsave) override;
+  ErrorOr<void> SetFpState(absl::Span<const uint8_t> xsave) override;
 
  private:
   struct StubThread {
@@ -74,8 +76,9 @@ class PtraceContext final : public Context {
 
   // FPU state of stub threads, in the XSAVE layout (NT_X86_XSTATE) when the
   // CPU has it, else in FXSAVE layout.
-  bool GetFpState(pid_t tid);
-  bool SetFpState(pid_t tid);
+  // Between fp_buffer_ and stub thread `tid`; errno is left set on failure.
+  bool ReadFpState(pid_t tid);
+  bool WriteFpState(pid_t tid);
   void SetInitialFpState(pid_t tid);
 
   std::vector<std::unique_ptr<StubThread>> threads_;

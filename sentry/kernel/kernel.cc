@@ -140,7 +140,7 @@ void Kernel::SignalInit(int sig) {
   info.si_code = SI_USER;  // From outside the sandbox: pid 0, uid 0.
   absl::MutexLock lock(&tree_mu_);
   if (init_group_ != nullptr && !init_group_->zombie) {
-    SignalGroupLocked(init_group_, info);
+    init_group_->SendSignal(info);
   }
 }
 
@@ -278,7 +278,7 @@ void Kernel::GroupExitedLocked(ThreadGroup* group) {
     info.si_pid = group->tgid();
     info.si_uid = group->credentials().ruid;
     info.si_status = exited ? (status >> 8) & 0xff : status & 0x7f;
-    SignalGroupLocked(parent, info);
+    parent->SendSignal(info);
   }
   if (auto_reap) {
     ReapLocked(group);
@@ -294,19 +294,6 @@ void Kernel::ReapLocked(ThreadGroup* group) {
     c.erase(std::remove(c.begin(), c.end(), group), c.end());
   }
   groups_.erase(group->tgid());
-}
-
-void Kernel::SignalGroupLocked(ThreadGroup* group, const siginfo_t& info) {
-  std::vector<Task*> tasks = group->tasks();
-  if (tasks.empty()) return;
-  Task* target = tasks.front();
-  for (Task* t : tasks) {
-    if (!(t->signal_mask() & SigBit(info.si_signo))) {
-      target = t;
-      break;
-    }
-  }
-  target->QueueSignal(info);
 }
 
 ThreadGroup* Kernel::FindGroupLocked(int pid) {
@@ -400,7 +387,7 @@ ErrorOr<void> Kernel::Kill(Task& sender, int pid, int sig) {
         g->GetAction(sig).handler == reinterpret_cast<uint64_t>(SIG_DFL)) {
       continue;
     }
-    SignalGroupLocked(g, info);
+    g->SendSignal(info);
   }
   return {};
 }

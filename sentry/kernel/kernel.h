@@ -123,9 +123,6 @@ class Kernel {
   void TaskExited(Task* task) ABSL_LOCKS_EXCLUDED(tree_mu_);
   void GroupExitedLocked(ThreadGroup* group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(tree_mu_);
   void ReapLocked(ThreadGroup* group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(tree_mu_);
-  // Queues `info` on a thread of `group` that does not block it.
-  void SignalGroupLocked(ThreadGroup* group, const siginfo_t& info)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(tree_mu_);
   ThreadGroup* FindGroupLocked(int pid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(tree_mu_);
   // Joins and frees tasks whose threads have finished.
   void CollectDeadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(tree_mu_);

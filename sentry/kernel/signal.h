@@ -17,6 +17,10 @@ constexpr SigSet SigBit(int sig) { return SigSet{1} << (sig - 1); }
 // SIGKILL and SIGSTOP can never be blocked, caught or ignored.
 inline constexpr SigSet kUnblockable = SigBit(SIGKILL) | SigBit(SIGSTOP);
 
+// SA_RESTORER (<asm/signal.h>; glibc's headers hide it): sa_restorer holds
+// the return trampoline, which x86-64 handlers require.
+inline constexpr uint64_t kSaRestorer = 0x04000000;
+
 // struct sigaction as rt_sigaction(2) passes it on x86-64 (the kernel's
 // layout, not glibc's).
 struct KernelSigAction {

@@ -60,7 +60,7 @@ void Task::Run() {
                               tid_);
           ExitGroup(SIGKILL);
         } else {
-          QueueSignal(event.info);
+          ForceSignal(event.info);
         }
         break;
       case platform::Event::Kind::kInterrupted:
@@ -94,7 +94,7 @@ void Task::HandleFault(const platform::Event& event) {
   info.si_signo = SIGSEGV;
   info.si_code = code;
   info.si_addr = event.info.si_addr;
-  QueueSignal(info);
+  ForceSignal(info);
 }
 
 ErrorOr<void> Task::WaitHostFd(int host_fd, short events) {
@@ -162,8 +162,9 @@ Task::WakeReason Task::Block(int host_fd, short events, absl::Time deadline) {
 }
 
 bool Task::InterruptPending() const {
-  if (group_.exiting()) return true;
+  if (group_.exiting() || group_.stopped()) return true;
   absl::MutexLock lock(&signal_mu_);
+  if (pending_ & signal_wait_set_.load()) return true;
   SigSet deliverable = pending_ & ~signal_mask_.load();
   for (int sig = 1; deliverable != 0; ++sig, deliverable >>= 1) {
     if ((deliverable & 1) && !group_.IsIgnored(sig)) return true;
@@ -171,76 +172,82 @@ bool Task::InterruptPending() const {
   return false;
 }
 
+namespace {
+
+// Linux's SIGRTMIN: from here on, every instance queues.
+constexpr int kFirstRealtimeSignal = 32;
+constexpr SigSet kStopSignals =
+    SigBit(SIGSTOP) | SigBit(SIGTSTP) | SigBit(SIGTTIN) | SigBit(SIGTTOU);
+// Dequeued before anything else, so that a fault is handled with the
+// registers it happened at (Linux's SYNCHRONOUS_MASK).
+constexpr SigSet kSynchronousSignals = SigBit(SIGSEGV) | SigBit(SIGBUS) |
+                                       SigBit(SIGILL) | SigBit(SIGTRAP) |
+                                       SigBit(SIGFPE) | SigBit(SIGSYS);
+
+}  // namespace
+
 void Task::QueueSignal(const siginfo_t& info) {
   int sig = info.si_signo;
   if (sig <= 0 || sig > kMaxSignal) return;
   {
     absl::MutexLock lock(&signal_mu_);
-    // Standard signals do not queue: a second one while pending is merged.
-    if (!(pending_ & SigBit(sig))) pending_info_[sig] = info;
+    // prepare_signal(): a stop signal cancels a pending SIGCONT and the
+    // reverse, whatever the mask.
+    if (sig == SIGCONT) pending_ &= ~kStopSignals;
+    if (SigBit(sig) & kStopSignals) pending_ &= ~SigBit(SIGCONT);
+    if (sig >= kFirstRealtimeSignal) {
+      rt_queue_.push_back(info);
+    } else if (!(pending_ & SigBit(sig))) {
+      // Standard signals do not queue: a second one while pending merges.
+      pending_info_[sig] = info;
+    }
     pending_ |= SigBit(sig);
   }
+  // SIGCONT resumes a stopped group when sent, even if blocked or caught.
+  if (sig == SIGCONT) group_.SetStopped(false);
   Interrupt();
 }
 
 bool Task::DequeueSignal(siginfo_t* info) {
+  return DequeueSignalIn(~signal_mask_.load(), info);
+}
+
+bool Task::DequeueSignalIn(SigSet set, siginfo_t* info) {
   absl::MutexLock lock(&signal_mu_);
-  SigSet deliverable = pending_ & ~signal_mask_.load();
-  if (deliverable == 0) return false;
-  int sig = __builtin_ctzll(deliverable) + 1;
-  pending_ &= ~SigBit(sig);
-  *info = pending_info_[sig];
+  SigSet candidates = pending_ & set;
+  if (candidates == 0) return false;
+  if (candidates & kSynchronousSignals) candidates &= kSynchronousSignals;
+  int sig = __builtin_ctzll(candidates) + 1;
+  if (sig < kFirstRealtimeSignal) {
+    pending_ &= ~SigBit(sig);
+    *info = pending_info_[sig];
+    return true;
+  }
+  bool more = false;
+  bool found = false;
+  for (auto it = rt_queue_.begin(); it != rt_queue_.end();) {
+    if (it->si_signo != sig) {
+      ++it;
+    } else if (!found) {
+      *info = *it;
+      found = true;
+      it = rt_queue_.erase(it);
+    } else {
+      more = true;
+      break;
+    }
+  }
+  if (!more) pending_ &= ~SigBit(sig);
+  if (!found) {  // Cannot happen: the bit is set only with a queued entry.
+    *info = siginfo_t{};
+    info->si_signo = sig;
+  }
   return true;
 }
 
-void Task::DeliverSignals() {
-  siginfo_t info;
-  while (!group_.exiting() && DequeueSignal(&info)) {
-    int sig = info.si_signo;
-    KernelSigAction action = group_.GetAction(sig);
-    bool is_sync_fault = info.si_code > 0 &&
-                         (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
-                          sig == SIGFPE || sig == SIGTRAP);
-    if (action.handler == reinterpret_cast<uint64_t>(SIG_IGN) &&
-        !is_sync_fault) {
-      continue;
-    }
-    if (action.handler > reinterpret_cast<uint64_t>(SIG_IGN)) {
-      // Handler frames (rt_sigframe) arrive with the signals work; until
-      // then a caught signal takes its default action, and we say so once.
-      if (FirstTime("signal-handlers")) {
-        Log("sentry").info(
-            "signal {} has a handler; delivery to handlers is not "
-            "implemented yet, applying the default action",
-            sig);
-      }
-    }
-    switch (DefaultActionFor(sig)) {
-      case DefaultAction::kIgnore:
-        continue;
-      case DefaultAction::kStop:
-      case DefaultAction::kContinue:
-        if (FirstTime("job-control")) {
-          Log("sentry").info("job-control stop/continue not implemented yet");
-        }
-        continue;
-      case DefaultAction::kTerminate:
-        ExitGroup(sig);
-        return;
-      case DefaultAction::kCoreDump:
-        // No core file is written; the wait status says a core was dumped
-        // only when one was (WCOREDUMP stays 0, as with RLIMIT_CORE=0).
-        ExitGroup(sig);
-        return;
-    }
-  }
-  // A syscall that was interrupted but whose signal ended up needing no
-  // action (e.g. ignored meanwhile) is restarted transparently.
-  if (restart_pending_) {
-    restart_pending_ = false;
-    regs_.r.rax = regs_.r.orig_rax;
-    regs_.r.rip -= 2;  // Back over the 2-byte `syscall` instruction.
-  }
+SigSet Task::PendingSignals() const {
+  absl::MutexLock lock(&signal_mu_);
+  return pending_;
 }
 
 void Task::ExitThread(int code) {

@@ -15,8 +15,12 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -69,14 +73,45 @@ class Task : public fs::IoContext, public Waker {
 
   // Signals. QueueSignal is callable from any thread: it records the signal
   // as pending for this thread and interrupts the task if the signal needs
-  // action.
+  // action. Standard signals coalesce; real-time ones (>= 32) queue.
+  // SIGCONT resumes a stopped group and drops pending stop signals; a stop
+  // signal drops a pending SIGCONT (man 7 signal).
   void QueueSignal(const siginfo_t& info);
+  // A synchronous fault signal raised by what the thread did (the
+  // kernel's force_sig_info): if the signal is blocked or ignored it is
+  // unblocked and reset to SIG_DFL first, so the fault cannot be skipped.
+  // Task thread only.
+  void ForceSignal(const siginfo_t& info);
+  // Takes the pending signal in `set` that Linux would dequeue first
+  // (synchronous faults, then the lowest number), regardless of the mask
+  // (rt_sigtimedwait). Any thread.
+  bool DequeueSignalIn(SigSet set, siginfo_t* info);
+  // Signals pending for this thread (rt_sigpending masks with the mask).
+  SigSet PendingSignals() const;
+  // While non-zero, a pending signal in `set` wakes Block() even when
+  // blocked or ignored (rt_sigtimedwait waits for such signals).
+  void set_signal_wait_set(SigSet set) { signal_wait_set_.store(set); }
+  // Restores `mask` once the next signal delivery is done (Linux's
+  // set_restore_sigmask: rt_sigsuspend). The handler's frame saves it.
+  void set_saved_signal_mask(SigSet mask) { saved_mask_ = mask & ~kUnblockable; }
+  // rt_sigreturn: restores registers, mask, sigaltstack and FPU from the
+  // rt_sigframe at rsp - 8. On a bad frame it forces SIGSEGV and returns
+  // EFAULT. Task thread only.
+  ErrorOr<void> SignalReturn();
   SigSet signal_mask() const { return signal_mask_.load(); }
   void set_signal_mask(SigSet mask) { signal_mask_.store(mask & ~kUnblockable); }
   KernelStack& alt_stack() { return alt_stack_; }
   // Whether a pending, unblocked signal needs action now (or the group is
   // exiting): blocking calls return ERESTARTSYS when this is true.
   bool InterruptPending() const;
+
+  // The restart block (Linux's restart_block): what restart_syscall(2)
+  // runs when a syscall that returned ERESTART_RESTARTBLOCK is restarted
+  // without a handler. rt_sigreturn clears it (restart_syscall then fails
+  // with EINTR, as do_no_restart_syscall).
+  using RestartFn = std::function<SyscallResult(Task&)>;
+  void set_restart_block(RestartFn fn) { restart_block_ = std::move(fn); }
+  RestartFn TakeRestartBlock() { return std::exchange(restart_block_, nullptr); }
 
   // Exits. ExitThread ends this thread only (exit(2)); ExitGroup ends the
   // whole process with a wait status (exit_group(2), fatal signals).
@@ -123,6 +158,15 @@ class Task : public fs::IoContext, public Waker {
   void DeliverSignals();
   // Takes the lowest pending unblocked signal, if any.
   bool DequeueSignal(siginfo_t* info);
+  // Runs the handler of `info`'s signal: resolves a pending syscall restart
+  // as SA_RESTART says, builds the rt_sigframe and updates the mask. False
+  // when the frame could not be built (the caller forces SIGSEGV).
+  bool HandleSignal(const siginfo_t& info, const KernelSigAction& action);
+  // Resolves an ERESTART* result for the case where no handler runs.
+  void RestartWithoutHandler();
+  // Waits while the thread group is stopped (group stop), until SIGCONT,
+  // SIGKILL or group exit.
+  void WaitWhileStopped();
 
   Kernel& kernel_;
   ThreadGroup& group_;
@@ -138,6 +182,11 @@ class Task : public fs::IoContext, public Waker {
   mutable absl::Mutex signal_mu_;
   SigSet pending_ ABSL_GUARDED_BY(signal_mu_) = 0;
   siginfo_t pending_info_[kMaxSignal + 1] ABSL_GUARDED_BY(signal_mu_);
+  // Queued instances of real-time signals, oldest first.
+  std::deque<siginfo_t> rt_queue_ ABSL_GUARDED_BY(signal_mu_);
+  std::atomic<SigSet> signal_wait_set_{0};
+  std::optional<SigSet> saved_mask_;
+  RestartFn restart_block_;
   std::atomic<SigSet> signal_mask_{0};
   KernelStack alt_stack_;
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "sentry/kernel/task.h"
+
 namespace moat {
 
 void ThreadGroup::CopyFrom(const ThreadGroup& other) {
@@ -29,6 +31,41 @@ bool ThreadGroup::IsIgnored(int sig) const {
   if (a.handler == reinterpret_cast<uint64_t>(SIG_IGN)) return true;
   return a.handler == reinterpret_cast<uint64_t>(SIG_DFL) &&
          DefaultActionFor(sig) == DefaultAction::kIgnore;
+}
+
+void ThreadGroup::SendSignal(const siginfo_t& info) {
+  const int sig = info.si_signo;
+  if (sig <= 0 || sig > kMaxSignal) return;
+  // tasks() copies the list: queueing takes Task locks, which come after
+  // mu_ in the lock order, and must not run under it.
+  std::vector<Task*> threads = tasks();
+  if (threads.empty()) return;
+  Task* target = threads.front();
+  for (Task* t : threads) {
+    if (!(t->signal_mask() & SigBit(sig))) {
+      target = t;
+      break;
+    }
+  }
+  target->QueueSignal(info);
+}
+
+bool ThreadGroup::stopped() const {
+  absl::MutexLock lock(&mu_);
+  return stopped_;
+}
+
+void ThreadGroup::SetStopped(bool stopped) {
+  std::vector<Task*> threads;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopped_ == stopped) return;
+    stopped_ = stopped;
+    threads = tasks_;
+  }
+  // Every thread must notice: stopping ones leave the application or a
+  // blocking call, resuming ones leave their wait.
+  for (Task* t : threads) t->Interrupt();
 }
 
 struct rlimit ThreadGroup::GetRlimit(int resource) const {

@@ -5,6 +5,7 @@
 #ifndef MOAT_SENTRY_KERNEL_THREAD_GROUP_H_
 #define MOAT_SENTRY_KERNEL_THREAD_GROUP_H_
 
+#include <signal.h>
 #include <sys/resource.h>
 
 #include <array>
@@ -46,6 +47,18 @@ class ThreadGroup {
   // Whether `sig` would do anything if delivered now (not ignored, by
   // handler or by default).
   bool IsIgnored(int sig) const;
+
+  // Sends a process-directed signal (kill(2)): queues it on a thread that
+  // does not block it, else on the first thread, where it waits until
+  // unblocked. (Linux keeps a shared pending set that any thread may take;
+  // until the group has one this approximates it.) Any thread.
+  void SendSignal(const siginfo_t& info);
+
+  // Group stop (man 7 signal): set by the default action of SIGSTOP,
+  // SIGTSTP, SIGTTIN, SIGTTOU; cleared by SIGCONT. Stopped threads wait in
+  // their run loop.
+  bool stopped() const;
+  void SetStopped(bool stopped);
 
   // rlimits.
   struct rlimit GetRlimit(int resource) const;
@@ -94,6 +107,7 @@ class ThreadGroup {
   std::string cwd_ ABSL_GUARDED_BY(mu_) = "/";
   std::optional<int> exit_status_ ABSL_GUARDED_BY(mu_);
   std::vector<Task*> tasks_ ABSL_GUARDED_BY(mu_);
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace moat

@@ -1,8 +1,12 @@
-// Signal state: rt_sigaction, rt_sigprocmask, sigaltstack. Delivery to
-// handlers (rt_sigframe) arrives with the signals work; until then a caught
-// signal takes its default action and the table says so.
+// Signal state and waiting: rt_sigaction, rt_sigprocmask, sigaltstack,
+// rt_sigreturn, rt_sigsuspend, pause, rt_sigpending, rt_sigtimedwait and
+// restart_syscall. Delivery itself (frames, default actions, restarts) is
+// the kernel's (sentry/kernel/signal_delivery.cc).
 #include <sys/syscall.h>
+#include <time.h>
 
+#include "absl/time/clock.h"
+#include "sentry/kernel/signal_frame.h"
 #include "sentry/kernel/thread_group.h"
 #include "sentry/syscalls/copy.h"
 #include "sentry/syscalls/syscall_table.h"
@@ -11,11 +15,6 @@ namespace moat {
 namespace {
 
 using A = ArgFormat;
-
-// From <linux/signal.h>, which clashes with glibc's headers.
-constexpr int kSsAutodisarm = 1 << 31;
-// The kernel's MINSIGSTKSZ for x86 (glibc's macro is a sysconf call).
-constexpr uint64_t kMinSigStackSize = 2048;
 
 bool ValidSignal(int sig) { return sig >= 1 && sig <= kMaxSignal; }
 
@@ -65,37 +64,111 @@ SyscallResult RtSigprocmask(Task& t, const SyscallArgs& a) {
 }
 
 SyscallResult Sigaltstack(Task& t, const SyscallArgs& a) {
-  KernelStack old = t.alt_stack();
-  if (old.size == 0) old.flags = SS_DISABLE;
+  const uint64_t sp = t.regs().sp();
+  KernelStack old = ReportSigStack(t.alt_stack(), sp);
   if (a[0] != 0) {
     auto ss = TRY(CopyInObject<KernelStack>(t, a[0]));
-    // Only SS_DISABLE and kSsAutodisarm may be given (sigaltstack(2)).
-    int mode = ss.flags & ~kSsAutodisarm;
-    if (mode != 0 && mode != SS_DISABLE && mode != SS_ONSTACK) {
-      return Errno{EINVAL};
-    }
-    if (mode == SS_DISABLE) {
-      ss.sp = 0;
-      ss.size = 0;
-    } else if (ss.size < kMinSigStackSize) {
-      return Errno{ENOMEM};
-    }
-    ss.flags &= ~SS_ONSTACK;
+    KernelStack next = t.alt_stack();
+    TRY_VOID(ChangeSigStack(next, ss, sp));
     if (a[1] != 0) TRY_VOID(CopyOutObject(t, a[1], old));
-    t.alt_stack() = ss;
+    t.alt_stack() = next;
     return 0;
   }
   if (a[1] != 0) TRY_VOID(CopyOutObject(t, a[1], old));
   return 0;
 }
 
+// The restored rax is returned as the "result", so the dispatcher writes
+// back what the frame held (Linux's `return regs->ax`).
+SyscallResult RtSigreturn(Task& t, const SyscallArgs&) {
+  if (!t.SignalReturn().ok()) return 0;  // SIGSEGV is pending.
+  return static_cast<int64_t>(t.regs().r.rax);
+}
+
+// Waits until a signal needs action (Block returns only then, with an
+// infinite deadline and no fd).
+void WaitForSignal(Task& t) {
+  while (t.Block(-1, 0, absl::InfiniteFuture()) !=
+         Task::WakeReason::kInterrupted) {
+  }
+}
+
+SyscallResult RtSigsuspend(Task& t, const SyscallArgs& a) {
+  if (a[1] != sizeof(SigSet)) return Errno{EINVAL};
+  SigSet set = TRY(CopyInObject<SigSet>(t, a[0]));
+  // The handler's frame saves the old mask; it is back after sigreturn
+  // (or at once if no handler runs).
+  t.set_saved_signal_mask(t.signal_mask());
+  t.set_signal_mask(set);
+  WaitForSignal(t);
+  return Errno{ERESTARTNOHAND};
+}
+
+SyscallResult Pause(Task& t, const SyscallArgs&) {
+  WaitForSignal(t);
+  return Errno{ERESTARTNOHAND};
+}
+
+SyscallResult RtSigpending(Task& t, const SyscallArgs& a) {
+  if (a[1] > sizeof(SigSet)) return Errno{EINVAL};
+  SigSet set = t.PendingSignals() & t.signal_mask();
+  TRY_VOID(t.mm().CopyOut(UserAddr(a[0]), &set, a[1]));
+  return 0;
+}
+
+SyscallResult RtSigtimedwait(Task& t, const SyscallArgs& a) {
+  if (a[3] != sizeof(SigSet)) return Errno{EINVAL};
+  SigSet set = TRY(CopyInObject<SigSet>(t, a[0])) & ~kUnblockable;
+  absl::Time deadline = absl::InfiniteFuture();
+  if (a[2] != 0) {
+    auto ts = TRY(CopyInObject<struct timespec>(t, a[2]));
+    if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000) {
+      return Errno{EINVAL};
+    }
+    deadline = absl::Now() + absl::DurationFromTimespec(ts);
+  }
+  siginfo_t info;
+  if (!t.DequeueSignalIn(set, &info)) {
+    // do_sigtimedwait(): the awaited signals wake us even while blocked;
+    // any other signal that needs action ends the wait with EINTR (not a
+    // restart).
+    t.set_signal_wait_set(set);
+    Task::WakeReason why = t.Block(-1, 0, deadline);
+    t.set_signal_wait_set(0);
+    if (!t.DequeueSignalIn(set, &info)) {
+      return Errno{why == Task::WakeReason::kTimedOut ? EAGAIN : EINTR};
+    }
+  }
+  if (a[1] != 0) TRY_VOID(CopyOutObject(t, a[1], info));
+  return info.si_signo;
+}
+
+// Continues a syscall that returned ERESTART_RESTARTBLOCK and was
+// interrupted by a signal that ran no handler.
+SyscallResult RestartSyscall(Task& t, const SyscallArgs&) {
+  Task::RestartFn fn = t.TakeRestartBlock();
+  if (!fn) return Errno{EINTR};
+  return fn(t);
+}
+
 constexpr SyscallSpec kSpecs[] = {
-    {SYS_rt_sigaction, RtSigaction, Support::kPartial,
-     "actions recorded; handlers not yet run (default action applies)",
+    {SYS_rt_sigaction, RtSigaction, Support::kFull, "",
      {A::kSignal, A::kPtr, A::kPtr, A::kUInt}},
     {SYS_rt_sigprocmask, RtSigprocmask, Support::kFull, "",
      {A::kInt, A::kPtr, A::kPtr, A::kUInt}},
     {SYS_sigaltstack, Sigaltstack, Support::kFull, "", {A::kPtr, A::kPtr}},
+    {SYS_rt_sigreturn, RtSigreturn, Support::kPartial,
+     "64-bit frames only (CS/SS forced to 64-bit user selectors)", {}},
+    {SYS_rt_sigsuspend, RtSigsuspend, Support::kFull, "", {A::kPtr, A::kUInt}},
+    {SYS_pause, Pause, Support::kFull, "", {}},
+    {SYS_rt_sigpending, RtSigpending, Support::kPartial,
+     "per-thread pending set only (no process-wide set yet)",
+     {A::kPtr, A::kUInt}},
+    {SYS_rt_sigtimedwait, RtSigtimedwait, Support::kPartial,
+     "per-thread pending set only (no process-wide set yet)",
+     {A::kPtr, A::kPtr, A::kPtr, A::kUInt}},
+    {SYS_restart_syscall, RestartSyscall, Support::kFull,
+     "nanosleep, clock_nanosleep", {}},
 };
 
 }  // namespace

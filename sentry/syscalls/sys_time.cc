@@ -74,8 +74,33 @@ SyscallResult Time(Task& t, const SyscallArgs& a) {
   return static_cast<int64_t>(now);
 }
 
-// Sleeps until `deadline` on `clock`. On interruption writes the time left
-// to `rem` (relative sleeps) and returns the restart code Linux uses.
+// Sleeps until `deadline`. On interruption writes the time left to `rem`
+// (relative sleeps pass it; absolute ones pass 0) and returns
+// `restart_code`. With ERESTART_RESTARTBLOCK the task's restart block
+// continues the same sleep, to the same deadline, if the syscall is
+// restarted through restart_syscall(2) (hrtimer_nanosleep_restart).
+SyscallResult SleepToDeadline(Task& t, absl::Time deadline, uint64_t rem,
+                              int restart_code) {
+  Task::WakeReason reason;
+  // A kReady wake is never the end of a sleep: sleep on until the deadline.
+  do {
+    reason = t.Block(-1, 0, deadline);
+  } while (reason == Task::WakeReason::kReady);
+  if (reason == Task::WakeReason::kTimedOut) return 0;
+  if (rem != 0) {
+    absl::Duration left = deadline - absl::Now();
+    if (left < absl::ZeroDuration()) left = absl::ZeroDuration();
+    TRY_VOID(CopyOutObject(t, rem, absl::ToTimespec(left)));
+  }
+  if (restart_code == ERESTART_RESTARTBLOCK) {
+    t.set_restart_block([deadline, rem](Task& task) -> SyscallResult {
+      return SleepToDeadline(task, deadline, rem, ERESTART_RESTARTBLOCK);
+    });
+  }
+  return Errno{restart_code};
+}
+
+// Sleeps for `req` on `clock` (until it, when `absolute`).
 SyscallResult SleepUntil(Task& t, clockid_t clock, const struct timespec& req,
                          bool absolute, uint64_t rem, int restart_code) {
   struct timespec now;
@@ -83,19 +108,8 @@ SyscallResult SleepUntil(Task& t, clockid_t clock, const struct timespec& req,
   absl::Duration wait = absolute ? absl::DurationFromTimespec(req) -
                                        absl::DurationFromTimespec(now)
                                  : absl::DurationFromTimespec(req);
-  absl::Time deadline = absl::Now() + wait;
-  Task::WakeReason reason;
-  // A kReady wake is never the end of a sleep: sleep on until the deadline.
-  do {
-    reason = t.Block(-1, 0, deadline);
-  } while (reason == Task::WakeReason::kReady);
-  if (reason == Task::WakeReason::kTimedOut) return 0;
-  if (!absolute && rem != 0) {
-    absl::Duration left = deadline - absl::Now();
-    if (left < absl::ZeroDuration()) left = absl::ZeroDuration();
-    TRY_VOID(CopyOutObject(t, rem, absl::ToTimespec(left)));
-  }
-  return Errno{restart_code};
+  return SleepToDeadline(t, absl::Now() + wait, absolute ? 0 : rem,
+                         restart_code);
 }
 
 SyscallResult Nanosleep(Task& t, const SyscallArgs& a) {

@@ -6,7 +6,7 @@ platform as `<moat> --platform=P do <program>`, with stdin fed from a pipe
 carrying the byte pattern 0,1,…,255,0,1,… and stdout/stderr read through
 pipes. GoogleTest programs are parsed per test case; when a run crashes or
 times out mid-case, that case is marked and the rest are run again, so one
-crash hides nothing. exit_test and fault_test are checked by exit status.
+crash hides nothing. exit_test, fault_test and signal_death_test are checked by exit status.
 
 Prints a matrix (PASS/FAIL/SKIP/CRASH/TIMEOUT; BROKEN when a case fails
 natively, which means the test is wrong) and a last line
@@ -41,6 +41,14 @@ STATUS_CASES = [
     ("fault_test.ReadProtNoneIsSigsegv", "fault_test", ["prot_none"], 139, "touching"),
     ("fault_test.WriteReadOnlyIsSigsegv", "fault_test", ["read_only"], 139, "touching"),
     ("fault_test.ReadOldRangeAfterMremapIsSigsegv", "fault_test", ["mremap_old"], 139, "touching"),
+    ("signal_death_test.NoDeathControl", "signal_death_test", ["none"], 0, "nothing"),
+    ("signal_death_test.BadSigreturnFrameIsSigsegv", "signal_death_test", ["bad_frame"], 139, "armed"),
+    ("signal_death_test.BadFpstatePointerIsSigsegv", "signal_death_test", ["bad_fpstate"], 139, "armed"),
+    ("signal_death_test.ReservedMxcsrBitsIsSigsegv", "signal_death_test", ["bad_mxcsr"], 139, "armed"),
+    ("signal_death_test.HandlerWithoutRestorerIsSigsegv", "signal_death_test", ["no_restorer"], 139, "armed"),
+    ("signal_death_test.FaultWithSigsegvBlockedKills", "signal_death_test", ["blocked_segv"], 139, "armed"),
+    ("signal_death_test.DivideByZeroWithSigfpeIgnoredKills", "signal_death_test", ["ignored_fpe"], 136, "armed"),
+    ("signal_death_test.FaultInSigsegvHandlerKills", "signal_death_test", ["fault_in_handler"], 139, "armed"),
 ]
 STATUS_PROGRAMS = {c[1] for c in STATUS_CASES}
 
