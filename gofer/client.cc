@@ -124,8 +124,9 @@ ErrorOr<Response> GoferClient::CallOn(Channel& ch, Request& request,
   const size_t expected = response.fd_attached() ? 1 : 0;
   if (msg.fds_truncated || msg.fds.size() != expected ||
       (expected == 1 && (!want_fd || response.error() != 0))) {
-    Log("gofer").warn("gofer channel: response carried {} fds, expected {}",
-                      msg.fds.size(), expected);
+    Log("gofer").warn(
+        "gofer channel: response carried {} fds (announced {}, {} expected)",
+        msg.fds.size(), expected, want_fd ? "one" : "none");
     return Errno{EPROTO};
   }
   if (expected == 1) *fd = std::move(msg.fds[0]);

@@ -17,7 +17,8 @@ constexpr int kAllowed[] = {
     SCMP_SYS(openat), SCMP_SYS(close), SCMP_SYS(fstat), SCMP_SYS(newfstatat),
     SCMP_SYS(fstatfs), SCMP_SYS(mkdirat), SCMP_SYS(mknodat),
     SCMP_SYS(symlinkat), SCMP_SYS(linkat), SCMP_SYS(unlinkat),
-    SCMP_SYS(renameat2), SCMP_SYS(getdents64), SCMP_SYS(lseek),
+    // glibc's renameat2(3) calls renameat(2) when flags are 0.
+    SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(getdents64), SCMP_SYS(lseek),
     SCMP_SYS(readlinkat), SCMP_SYS(fchownat), SCMP_SYS(fchmodat),
     SCMP_SYS(utimensat), SCMP_SYS(ftruncate), SCMP_SYS(fsync),
     SCMP_SYS(fdatasync),
@@ -29,6 +30,14 @@ constexpr int kAllowed[] = {
     SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(rt_sigprocmask),
     SCMP_SYS(sched_yield), SCMP_SYS(exit), SCMP_SYS(exit_group),
     SCMP_SYS(restart_syscall), SCMP_SYS(getpid), SCMP_SYS(gettid),
+    // pthread_create(3) reads the creating thread's scheduling parameters
+    // the first time that thread creates one (inherited scheduling).
+    SCMP_SYS(sched_getparam), SCMP_SYS(sched_getscheduler),
+    // malloc sizes its arena count from the CPUs (get_nprocs(3)) when a
+    // thread first allocates.
+    SCMP_SYS(sched_getaffinity),
+    // absl::Mutex sleeps briefly under contention (MutexDelay).
+    SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep),
     // abort(3) on a failed MOAT_CHECK: die by SIGABRT, not SIGSYS.
     SCMP_SYS(tgkill),
     // spdlog to stderr or a log file opened before confinement; time
@@ -57,6 +66,16 @@ absl::Status InstallGoferSeccompFilter() {
           SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
       rc < 0) {
     return ErrnoStatus(-rc, "gofer: seccomp_rule_add(clone)");
+  }
+  // glibc installs its internal SIGCANCEL (32) and SIGSETXID (33) handlers
+  // at the process's first pthread_create(3); no other handler may change.
+  for (scmp_datum_t sig : {32, 33}) {
+    if (int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW,
+                                  SCMP_SYS(rt_sigaction), 1,
+                                  SCMP_A0(SCMP_CMP_EQ, sig));
+        rc < 0) {
+      return ErrnoStatus(-rc, "gofer: seccomp_rule_add(rt_sigaction)");
+    }
   }
   // clone3(2) passes its flags in memory, out of the filter's reach; ENOSYS
   // makes glibc fall back to clone(2), whose flags are checked above.

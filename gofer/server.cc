@@ -26,6 +26,9 @@ constexpr long kProcSuperMagic = 0x9fa0;
 
 spdlog::logger& GoferLog() { return Log("gofer"); }
 
+// Malformed requests logged per channel; the rest are only answered.
+constexpr int kMalformedLogged = 5;
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<GoferServer>> GoferServer::Create(
@@ -99,6 +102,7 @@ void GoferServer::Stop() {
 
 void GoferServer::ServeChannel(UniqueFd channel) {
   const int sock = channel.get();
+  int malformed = 0;
   {
     absl::MutexLock lock(&threads_mu_);
     if (stopping_) return;
@@ -118,21 +122,30 @@ void GoferServer::ServeChannel(UniqueFd channel) {
     UniqueFd donated;
     const bool parsed = !msg.truncated && request.ParseFromString(msg.bytes);
     if (parsed) response.set_id(request.id());
+    std::string problem;
     if (msg.truncated) {
-      GoferLog().warn("channel {}: request longer than {} bytes", sock,
-                      kMaxMessageSize);
+      problem = absl::StrCat("request longer than ", kMaxMessageSize, " bytes");
       response.set_error(EMSGSIZE);
     } else if (!msg.fds.empty() || msg.fds_truncated) {
       // No request carries fds; those that came are closed with `msg`.
-      GoferLog().warn("channel {}: request carried {} fds", sock,
-                      msg.fds.size());
+      problem = absl::StrCat("request carried ", msg.fds.size(), " fds");
       response.set_error(EINVAL);
     } else if (!parsed) {
-      GoferLog().warn("channel {}: unparseable request ({} bytes)", sock,
-                      msg.bytes.size());
+      problem = absl::StrCat("unparseable request (", msg.bytes.size(),
+                             " bytes)");
       response.set_error(EINVAL);
     } else {
       response = Handle(request, &donated);
+    }
+    if (!problem.empty()) {
+      // A hostile peer must not flood the log either.
+      if (++malformed <= kMalformedLogged) {
+        GoferLog().warn("channel {}: {}; answered {}{}", sock, problem,
+                        std::strerror(response.error()),
+                        malformed == kMalformedLogged
+                            ? " (further ones on this channel not logged)"
+                            : "");
+      }
     }
     int err = SendMessage(sock, response, donated.get());
     if (err != 0) {
