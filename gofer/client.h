@@ -94,8 +94,12 @@ class GoferClient {
   ErrorOr<WalkResult> Walk(GoferHandle dir, absl::Span<const std::string> names);
   ErrorOr<struct stat> Stat(GoferHandle handle);
   ErrorOr<struct statfs> StatFs(GoferHandle handle);
-  // A host fd for a regular file; an invalid UniqueFd for a directory.
+  // A host fd (O_CLOEXEC) for a regular file; an invalid UniqueFd for a
+  // directory. `flags`: the access mode and O_TRUNC, O_APPEND, O_NONBLOCK,
+  // O_SYNC, O_DSYNC, O_DIRECT, O_NOATIME, O_LARGEFILE; anything else is
+  // EINVAL (the sentry strips what only concerns its own fd table).
   ErrorOr<UniqueFd> Open(GoferHandle handle, int flags);
+  // O_CREAT | O_EXCL semantics; `flags` as for Open.
   ErrorOr<CreateResult> Create(GoferHandle dir, const std::string& name,
                                int flags, mode_t mode,
                                std::optional<NewOwner> owner = std::nullopt);

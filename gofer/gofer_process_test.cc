@@ -10,6 +10,7 @@
 #include <chrono>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "gofer/gofer_test_util.h"
 #include "gofer/process.h"
 #include "gofer/seccomp_policy.h"
@@ -206,6 +207,58 @@ TEST_F(GoferTest, RunGoferProcessReadOnly) {
   int status = Reap(pid);
   ASSERT_TRUE(WIFEXITED(status)) << WTERMSIG(status);
   EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+// The real `moat gofer` (jemalloc and all) under its filter, when the moat
+// binary has been built beside this test.
+TEST_F(GoferTest, MoatGoferSubcommandServes) {
+  if (geteuid() != 0) GTEST_SKIP() << "pivot_root/chroot need root";
+  if (access(MOAT_BINARY, X_OK) != 0) {
+    GTEST_SKIP() << MOAT_BINARY << " not built";
+  }
+  std::vector<UniqueFd> client_ends, server_ends;
+  MakeChannels(2, &client_ends, &server_ends);
+  std::string fds = absl::StrCat("--fds=", server_ends[0].get(), ",",
+                                 server_ends[1].get());
+  std::string root = "--root=" + root_;
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    for (UniqueFd& fd : server_ends) fcntl(fd.get(), F_SETFD, 0);
+    execl(MOAT_BINARY, "moat", "gofer", root.c_str(), fds.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  server_ends.clear();
+  {
+    GoferClient client(std::move(client_ends), absl::Seconds(5));
+    auto r = client.Attach();
+    ASSERT_TRUE(r.ok()) << r.error();
+    auto w = client.Walk(r->handle, {"a", "b", "c.txt"});
+    ASSERT_TRUE(w.ok());
+    auto fd = client.Open(w->walked[2].handle, O_RDWR);
+    ASSERT_TRUE(fd.ok());
+    EXPECT_EQ(ReadFd(fd->get()), "hello");
+    auto c = client.Create(r->handle, "via_cli", O_RDWR, 0644);
+    ASSERT_TRUE(c.ok());
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&client, h = r->handle] {
+        for (int i = 0; i < 50; ++i) {
+          auto x = client.Getdents(h, 0);
+          EXPECT_TRUE(x.ok());
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(client.live_channels(), 2u);
+  }
+  int status = Reap(pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "moat gofer died by signal "
+                                 << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  struct stat host;
+  EXPECT_EQ(stat((root_ + "/via_cli").c_str(), &host), 0);
 }
 
 }  // namespace
