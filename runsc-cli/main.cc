@@ -7,6 +7,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gofer/process.h"
 #include "runsc-cli/commands.h"
 #include "runsc-cli/flags.h"
 #include "sentry/base/logging.h"
@@ -15,6 +17,53 @@
 
 namespace moat::cli {
 namespace {
+
+// Internal: `moat gofer --root=DIR --fds=3,4 [--read-only] [--debug]
+// [--debug-log=DIR]`, the gofer process (gofer/process.h), serving DIR on
+// the inherited SOCK_SEQPACKET fds. Not in the usage text: the runtime
+// starts it.
+int RunGoferCommand(const std::vector<std::string>& args) {
+  gofer::GoferProcessOptions options;
+  LogOptions log{.role = "gofer"};
+  for (const std::string& a : args) {
+    if (a.rfind("--root=", 0) == 0) {
+      options.root = a.substr(7);
+    } else if (a.rfind("--fds=", 0) == 0) {
+      for (absl::string_view part : absl::StrSplit(a.substr(6), ',')) {
+        int fd = -1;
+        if (!absl::SimpleAtoi(part, &fd) || fd < 0) {
+          std::fprintf(stderr, "moat gofer: bad fd \"%s\"\n",
+                       std::string(part).c_str());
+          return 2;
+        }
+        options.channel_fds.push_back(fd);
+      }
+    } else if (a == "--read-only") {
+      options.read_only = true;
+    } else if (a == "--debug") {
+      log.debug = true;
+    } else if (a.rfind("--debug-log=", 0) == 0) {
+      log.debug_log_dir = a.substr(12);
+    } else {
+      std::fprintf(stderr, "moat gofer: unknown flag \"%s\"\n", a.c_str());
+      return 2;
+    }
+  }
+  if (options.root.empty() || options.channel_fds.empty()) {
+    std::fprintf(stderr,
+                 "moat gofer: internal command; needs --root and --fds\n");
+    return 2;
+  }
+  InitLogging(log);
+  absl::Status status = gofer::RunGoferProcess(options);
+  if (!status.ok()) {
+    Log("gofer").error("{}", status.ToString());
+    FlushLogs();
+    return 1;
+  }
+  FlushLogs();
+  return 0;
+}
 
 constexpr char kVersion[] = "moat version 0.1.0\nspec: 1.1.0\n";
 
@@ -36,6 +85,9 @@ int Main(int argc, char** argv) {
   // Internal subcommand first: `boot` takes no global flags.
   if (!args.empty() && args[0] == "boot") {
     return RunBootCommand({args.begin() + 1, args.end()});
+  }
+  if (!args.empty() && args[0] == "gofer") {
+    return RunGoferCommand({args.begin() + 1, args.end()});
   }
   if (!args.empty() && (args[0] == "--version" || args[0] == "-version" ||
                         args[0] == "-v" || args[0] == "version")) {
