@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "fs/host/host_file.h"
+#include "fs/vfs/path_walk.h"
 #include "sentry/base/logging.h"
 #include "sentry/base/status.h"
 #include "sentry/loader/elf_loader.h"
@@ -89,7 +90,22 @@ absl::Status Kernel::CreateInit(InitProcessSpec spec) {
   }
   init_group_ = std::make_unique<ThreadGroup>(*this, pid);
   init_group_->set_credentials(spec.credentials);
-  init_group_->set_cwd(spec.cwd);
+  MOAT_CHECK(mounts_ != nullptr);
+  fs::VirtualPath root = mounts_->Root();
+  fs::LookupContext lookup;
+  lookup.mounts = mounts_.get();
+  lookup.root = root;
+  lookup.creds.uid = spec.credentials.euid;
+  lookup.creds.gid = spec.credentials.egid;
+  ErrorOr<fs::VirtualPath> cwd =
+      fs::Resolve(lookup, root, spec.cwd, /*follow_final=*/true);
+  if (!cwd.ok() || !cwd->inode().IsDir()) {
+    Log("sentry").info("working directory {} not found in the sandbox; "
+                       "starting in /",
+                       spec.cwd);
+  }
+  init_group_->set_fs_context(std::make_shared<fs::FsContext>(
+      mounts_, root, (cwd.ok() && cwd->inode().IsDir()) ? *cwd : root));
   for (int r = 0; r < RLIM_NLIMITS; ++r) {
     init_group_->SetRlimit(r, spec.rlimits[r]);
   }

@@ -1,6 +1,7 @@
 // Kernel: the root of the sentry. Owns the tasks and thread groups, PID
-// allocation (the sandbox's first process is PID 1), the UTS names and the
-// clocks, and refers to the MemoryFile and the platform it runs tasks on.
+// allocation (the sandbox's first process is PID 1), the UTS names, the
+// clocks and the initial mount namespace, and refers to the MemoryFile and
+// the platform it runs tasks on.
 #ifndef MOAT_SENTRY_KERNEL_KERNEL_H_
 #define MOAT_SENTRY_KERNEL_KERNEL_H_
 
@@ -16,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "fs/vfs/mount.h"
 #include "platform/platform.h"
 #include "sentry/base/unique_fd.h"
 #include "sentry/kernel/task.h"
@@ -30,7 +32,9 @@ struct InitProcessSpec {
   std::string filename;      // As given by the user (AT_EXECFN).
   std::vector<std::string> argv;
   std::vector<std::string> envp;
-  std::string cwd = "/";     // Absolute working directory.
+  // Absolute working directory; the root when it does not resolve in the
+  // mount namespace.
+  std::string cwd = "/";
   // Host fds that become the application's fds 0, 1, 2 (absent: invalid).
   std::array<UniqueFd, 3> stdio;
   Credentials credentials;
@@ -59,6 +63,13 @@ class Kernel {
   void DispatchSyscall(Task& task) { dispatcher_(task); }
 
   MemoryFile& memory_file() { return memory_file_; }
+  // The mount namespace new processes start in. Set before CreateInit.
+  void set_mount_namespace(std::shared_ptr<fs::MountNamespace> mounts) {
+    mounts_ = std::move(mounts);
+  }
+  const std::shared_ptr<fs::MountNamespace>& mount_namespace() const {
+    return mounts_;
+  }
   platform::Platform& platform() { return platform_; }
   absl::Time boot_time() const { return boot_time_; }
   std::string hostname() const;
@@ -74,6 +85,7 @@ class Kernel {
   mutable absl::Mutex mu_;
   std::string hostname_ ABSL_GUARDED_BY(mu_);
   int next_pid_ ABSL_GUARDED_BY(mu_) = 1;
+  std::shared_ptr<fs::MountNamespace> mounts_;
   std::unique_ptr<ThreadGroup> init_group_;
   std::unique_ptr<Task> init_task_;
 };

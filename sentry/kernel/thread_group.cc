@@ -32,16 +32,6 @@ void ThreadGroup::SetRlimit(int resource, const struct rlimit& limit) {
   rlimits_[resource] = limit;
 }
 
-std::string ThreadGroup::cwd() const {
-  absl::MutexLock lock(&mu_);
-  return cwd_;
-}
-
-void ThreadGroup::set_cwd(std::string cwd) {
-  absl::MutexLock lock(&mu_);
-  cwd_ = std::move(cwd);
-}
-
 Credentials ThreadGroup::credentials() const {
   absl::MutexLock lock(&mu_);
   return creds_;

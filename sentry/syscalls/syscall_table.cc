@@ -43,7 +43,9 @@ SyscallTable::SyscallTable() {
   }
   for (auto family : {ReadWriteSyscalls(), MmapSyscalls(), IdentitySyscalls(),
                       TimeSyscalls(), SignalSyscalls(), ThreadSyscalls(),
-                      SystemSyscalls(), FutexSyscalls(), FsSyscalls()}) {
+                      SystemSyscalls(), FutexSyscalls(), FsSyscalls(),
+                      FileSyscalls(), StatSyscalls(), DirSyscalls(),
+                      LinkSyscalls()}) {
     Register(family);
   }
 }

@@ -108,6 +108,10 @@ absl::Span<const SyscallSpec> ThreadSyscalls();
 absl::Span<const SyscallSpec> SystemSyscalls();
 absl::Span<const SyscallSpec> FutexSyscalls();
 absl::Span<const SyscallSpec> FsSyscalls();
+absl::Span<const SyscallSpec> FileSyscalls();
+absl::Span<const SyscallSpec> StatSyscalls();
+absl::Span<const SyscallSpec> DirSyscalls();
+absl::Span<const SyscallSpec> LinkSyscalls();
 
 // Formats one strace line: `name(args) = result`. Exposed for tests.
 std::string FormatStraceLine(Task* task, const SyscallEntry& entry,
