@@ -298,6 +298,8 @@ SyscallResult Flock(Task& t, const SyscallArgs& a) {
   auto base = TRY(t.fds().Get(a.Int(0)));
   if (base->is_path()) return Errno{EBADF};
   int op = a.Int(1);
+  // LOCK_MAND (32) has been ignored, with success, since Linux 5.15.
+  if (op & 32) return 0;
   int kind = op & ~LOCK_NB;
   if (kind != LOCK_SH && kind != LOCK_EX && kind != LOCK_UN) {
     return Errno{EINVAL};
