@@ -22,12 +22,33 @@ ErrorOr<int> FdTable::Add(std::shared_ptr<FileDescription> file, bool cloexec,
   return fd;
 }
 
-void FdTable::Set(int fd, std::shared_ptr<FileDescription> file, bool cloexec) {
-  std::shared_ptr<FileDescription> old;  // Released outside the lock.
+std::shared_ptr<FileDescription> FdTable::Set(
+    int fd, std::shared_ptr<FileDescription> file, bool cloexec) {
   absl::MutexLock lock(&mu_);
   Entry& e = fds_[fd];
-  old = std::move(e.file);
+  std::shared_ptr<FileDescription> old = std::move(e.file);
   e = Entry{std::move(file), cloexec};
+  return old;  // Released by the caller, outside the lock.
+}
+
+std::vector<std::shared_ptr<FileDescription>> FdTable::CloseRange(int first,
+                                                                  int last) {
+  std::vector<std::shared_ptr<FileDescription>> closed;
+  absl::MutexLock lock(&mu_);
+  auto it = fds_.lower_bound(first);
+  while (it != fds_.end() && it->first <= last) {
+    closed.push_back(std::move(it->second.file));
+    it = fds_.erase(it);
+  }
+  return closed;
+}
+
+void FdTable::SetCloexecRange(int first, int last) {
+  absl::MutexLock lock(&mu_);
+  for (auto it = fds_.lower_bound(first); it != fds_.end() && it->first <= last;
+       ++it) {
+    it->second.cloexec = true;
+  }
 }
 
 ErrorOr<void> FdTable::Close(int fd) {

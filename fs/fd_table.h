@@ -5,6 +5,7 @@
 #define MOAT_FS_FD_TABLE_H_
 
 #include <memory>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/btree_map.h"
@@ -22,8 +23,11 @@ class FdTable {
   // (RLIMIT_NOFILE).
   ErrorOr<int> Add(std::shared_ptr<FileDescription> file, bool cloexec,
                    int min_fd, uint64_t limit);
-  // Installs `file` at exactly `fd`, closing what was there (dup2).
-  void Set(int fd, std::shared_ptr<FileDescription> file, bool cloexec);
+  // Installs `file` at exactly `fd`, closing what was there (dup2);
+  // returns the file that was there, if any.
+  std::shared_ptr<FileDescription> Set(int fd,
+                                       std::shared_ptr<FileDescription> file,
+                                       bool cloexec);
   // Closes `fd`; EBADF if not open.
   ErrorOr<void> Close(int fd);
   // The close-on-exec flag of `fd` (F_GETFD / F_SETFD); EBADF if not open.
@@ -31,6 +35,12 @@ class FdTable {
   ErrorOr<void> SetCloexec(int fd, bool cloexec);
   // A new table with the same open files (fork without CLONE_FILES).
   std::shared_ptr<FdTable> Copy() const;
+  // close_range(2): removes the open fds in [first, last] and returns their
+  // files (for the caller to release locks), or sets their close-on-exec
+  // flag.
+  std::vector<std::shared_ptr<FileDescription>> CloseRange(int first,
+                                                           int last);
+  void SetCloexecRange(int first, int last);
   // Number of open fds.
   int Count() const;
 

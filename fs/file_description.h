@@ -1,7 +1,7 @@
 // FileDescription: an open file as the application sees it through an fd
 // (Linux's `struct file`): status flags, an offset, and the operations a
-// file system implements. This foundation has only host-backed files (the
-// stdio fds handed into the sandbox); the VFS and file systems extend it.
+// file system implements. Host-backed stdio files (fs/host) and VFS files
+// (fs/vfs/vfs_file.h) implement it.
 //
 // File operations never touch application memory directly: they go through
 // the IoContext's MemoryManager, and they block only through the IoContext,
@@ -67,11 +67,30 @@ class FileDescription {
     return Errno{ENOTTY};
   }
 
+  // lseek(2). Files without a position (pipes, ttys) return ESPIPE.
+  virtual ErrorOr<int64_t> Seek(int64_t offset, int whence) {
+    return Errno{ESPIPE};
+  }
+  // fsync(2) / fdatasync(2). Linux returns EINVAL for files that cannot
+  // be synced (pipes, sockets).
+  virtual ErrorOr<void> Sync(bool data_only) { return Errno{EINVAL}; }
+  // Called each time a process closes an fd referring to this description
+  // (close, dup2 over it, exit): POSIX record locks of that process on the
+  // file are released then (fcntl(2), "the locks are lost").
+  virtual void OnFdClosed(const void* process) {}
+
   // Status flags (O_APPEND, O_NONBLOCK, ...) and the access mode.
   int flags() const { return flags_; }
   void set_flags(int flags) { flags_ = flags; }
-  bool readable() const { return (flags_ & O_ACCMODE) != O_WRONLY; }
-  bool writable() const { return (flags_ & O_ACCMODE) != O_RDONLY; }
+  bool readable() const {
+    if (flags_ & O_PATH) return false;
+    return (flags_ & O_ACCMODE) == O_RDONLY || (flags_ & O_ACCMODE) == O_RDWR;
+  }
+  bool writable() const {
+    return (flags_ & O_ACCMODE) == O_WRONLY || (flags_ & O_ACCMODE) == O_RDWR;
+  }
+  // An O_PATH file: usable as a dirfd, by fstat, fchdir and dup only.
+  bool is_path() const { return flags_ & O_PATH; }
 
  private:
   int flags_;

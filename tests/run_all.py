@@ -88,6 +88,11 @@ def main():
         sys.executable, os.path.join(HERE, "integration", "test_busybox.py"),
         "--build", build, *moat_args])
 
+    print("\n=== signals (asynchronous, through moat do)", flush=True)
+    totals["signals"] = script_suite("signals", [
+        sys.executable, os.path.join(HERE, "integration", "test_signals.py"),
+        "--build", build, *moat_args])
+
     print("\n=== summary")
     for name, (p, f, s) in totals.items():
         print(f"{name}: {p} passed, {f} failed, {s} skipped")

@@ -99,6 +99,21 @@ ErrorOr<struct stat> HostFile::Stat() {
   return st;
 }
 
+ErrorOr<int64_t> HostFile::Seek(int64_t offset, int whence) {
+  if (pollable_) return Errno{ESPIPE};
+  off_t r = lseek(fd_.get(), offset, whence);
+  if (r < 0) return Errno{errno};
+  return static_cast<int64_t>(r);
+}
+
+ErrorOr<void> HostFile::Sync(bool data_only) {
+  if (pollable_) return Errno{EINVAL};
+  if ((data_only ? fdatasync(fd_.get()) : fsync(fd_.get())) != 0) {
+    return Errno{errno};
+  }
+  return {};
+}
+
 ErrorOr<uint64_t> HostFile::Ioctl(IoContext& ctx, uint64_t request,
                                   UserAddr arg) {
   switch (request) {

@@ -19,6 +19,10 @@ class HostFile : public FileDescription {
   ErrorOr<uint64_t> Write(IoContext& ctx, absl::Span<const IoVec> src,
                           int64_t offset) override;
   ErrorOr<struct stat> Stat() override;
+  // Regular host files seek and sync on the host fd; others are ESPIPE /
+  // EINVAL as in Linux.
+  ErrorOr<int64_t> Seek(int64_t offset, int whence) override;
+  ErrorOr<void> Sync(bool data_only) override;
   // TCGETS and TIOCGWINSZ are answered from the host terminal; everything
   // else is ENOTTY (logged once per request).
   ErrorOr<uint64_t> Ioctl(IoContext& ctx, uint64_t request,

@@ -13,6 +13,7 @@
 #include "sentry/base/logging.h"
 #include "sentry/base/status.h"
 #include "sentry/boot/boot.pb.h"
+#include "sentry/boot/rootfs.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/mm/memory_file.h"
 #include "sentry/syscalls/syscall_table.h"
@@ -104,6 +105,12 @@ void RunBoot(int spec_fd, int exe_fd) {
   init.credentials.rgid = init.credentials.egid = init.credentials.sgid =
       getgid();
   for (int r = 0; r < RLIM_NLIMITS; ++r) getrlimit(r, &init.rlimits[r]);
+
+  absl::StatusOr<std::shared_ptr<fs::MountNamespace>> mounts =
+      BuildBootRootfs(**memory_file, init.cwd, init.credentials.euid,
+                      init.credentials.egid);
+  if (!mounts.ok()) Fail(kExitCannotExecute, mounts.status().ToString());
+  kernel.set_mount_namespace(*std::move(mounts));
 
   absl::Status created = kernel.CreateInit(std::move(init));
   if (!created.ok()) {

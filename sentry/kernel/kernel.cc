@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "fs/host/host_file.h"
+#include "fs/vfs/path_walk.h"
 #include "sentry/base/logging.h"
 #include "sentry/base/status.h"
 #include "sentry/loader/elf_loader.h"
@@ -90,11 +91,30 @@ absl::Status Kernel::CreateInit(InitProcessSpec spec) {
 
   ASSIGN_OR_RETURN(std::unique_ptr<platform::Context> context,
                    platform_.NewContext());
+  // Resolve the working directory before taking tree_mu_ (lookups may
+  // reach file systems).
+  MOAT_CHECK(mounts_ != nullptr);
+  fs::VirtualPath root = mounts_->Root();
+  fs::LookupContext lookup;
+  lookup.mounts = mounts_.get();
+  lookup.root = root;
+  lookup.creds.uid = spec.credentials.euid;
+  lookup.creds.gid = spec.credentials.egid;
+  ErrorOr<fs::VirtualPath> cwd =
+      fs::Resolve(lookup, root, spec.cwd, /*follow_final=*/true);
+  if (!cwd.ok() || !cwd->inode().IsDir()) {
+    Log("sentry").info("working directory {} not found in the sandbox; "
+                       "starting in /",
+                       spec.cwd);
+  }
+  auto fs_context = std::make_shared<fs::FsContext>(
+      mounts_, root, (cwd.ok() && cwd->inode().IsDir()) ? *cwd : root);
+
   absl::MutexLock lock(&tree_mu_);
   int pid = next_pid_++;
   auto group = std::make_unique<ThreadGroup>(*this, pid);
   group->set_credentials(spec.credentials);
-  group->set_cwd(spec.cwd);
+  group->set_fs_context(std::move(fs_context));
   group->pgid = group->sid = pid;
   for (int r = 0; r < RLIM_NLIMITS; ++r) group->SetRlimit(r, spec.rlimits[r]);
   auto task = std::make_unique<Task>(
@@ -195,7 +215,7 @@ ErrorOr<int> Kernel::Clone(Task& parent, const CloneArgs& args) {
   ThreadGroup* group = &pg;
   if (!(f & CLONE_THREAD)) {
     auto ng = std::make_unique<ThreadGroup>(*this, tid);
-    ng->CopyFrom(pg);  // Actions, rlimits, credentials, cwd.
+    ng->CopyFrom(pg, f & CLONE_FS);
     ng->pgid = pg.pgid;
     ng->sid = pg.sid;
     ng->exit_signal = args.exit_signal;

@@ -1,7 +1,7 @@
 // Kernel: the root of the sentry. Owns every task and thread group, the
 // process tree and PID allocation (the sandbox's first process is PID 1),
-// the futex table, the UTS names and clocks, and refers to the MemoryFile
-// and the platform tasks run on. Each task but init runs on a host thread
+// the futex table, the UTS names and clocks and the initial mount
+// namespace, and refers to the MemoryFile and the platform tasks run on. Each task but init runs on a host thread
 // the Kernel starts and joins.
 //
 // Lock order: tree_mu_ before ThreadGroup::mu_ before Task locks;
@@ -22,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "fs/vfs/mount.h"
 #include "platform/platform.h"
 #include "sentry/base/unique_fd.h"
 #include "sentry/kernel/futex.h"
@@ -37,7 +38,9 @@ struct InitProcessSpec {
   std::string filename;      // As given by the user (AT_EXECFN).
   std::vector<std::string> argv;
   std::vector<std::string> envp;
-  std::string cwd = "/";     // Absolute working directory.
+  // Absolute working directory; the root when it does not resolve in the
+  // mount namespace.
+  std::string cwd = "/";
   // Host fds that become the application's fds 0, 1, 2 (absent: invalid).
   std::array<UniqueFd, 3> stdio;
   Credentials credentials;
@@ -107,6 +110,13 @@ class Kernel {
   void DispatchSyscall(Task& task) { dispatcher_(task); }
 
   MemoryFile& memory_file() { return memory_file_; }
+  // The mount namespace new processes start in. Set before CreateInit.
+  void set_mount_namespace(std::shared_ptr<fs::MountNamespace> mounts) {
+    mounts_ = std::move(mounts);
+  }
+  const std::shared_ptr<fs::MountNamespace>& mount_namespace() const {
+    return mounts_;
+  }
   platform::Platform& platform() { return platform_; }
   FutexTable& futexes() { return futexes_; }
   absl::Time boot_time() const { return boot_time_; }
@@ -145,6 +155,7 @@ class Kernel {
   absl::flat_hash_map<int, std::thread> threads_ ABSL_GUARDED_BY(tree_mu_);
   std::vector<std::unique_ptr<Task>> dead_ ABSL_GUARDED_BY(tree_mu_);
   int live_tasks_ ABSL_GUARDED_BY(tree_mu_) = 0;
+  std::shared_ptr<fs::MountNamespace> mounts_;
   ThreadGroup* init_group_ = nullptr;
   Task* init_task_ = nullptr;
 };

@@ -6,13 +6,13 @@
 
 namespace moat {
 
-void ThreadGroup::CopyFrom(const ThreadGroup& other) {
+void ThreadGroup::CopyFrom(const ThreadGroup& other, bool share_fs) {
+  fs_context_ = share_fs ? other.fs_context_ : other.fs_context_->Copy();
   absl::MutexLock other_lock(&other.mu_);
   absl::MutexLock lock(&mu_);
   actions_ = other.actions_;
   rlimits_ = other.rlimits_;
   creds_ = other.creds_;
-  cwd_ = other.cwd_;
 }
 
 KernelSigAction ThreadGroup::GetAction(int sig) const {
@@ -76,16 +76,6 @@ struct rlimit ThreadGroup::GetRlimit(int resource) const {
 void ThreadGroup::SetRlimit(int resource, const struct rlimit& limit) {
   absl::MutexLock lock(&mu_);
   rlimits_[resource] = limit;
-}
-
-std::string ThreadGroup::cwd() const {
-  absl::MutexLock lock(&mu_);
-  return cwd_;
-}
-
-void ThreadGroup::set_cwd(std::string cwd) {
-  absl::MutexLock lock(&mu_);
-  cwd_ = std::move(cwd);
 }
 
 Credentials ThreadGroup::credentials() const {

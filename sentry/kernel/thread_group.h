@@ -1,5 +1,6 @@
 // ThreadGroup: a process. Holds what its threads share: signal actions and
-// the shared pending set, rlimits, credentials, and how it ended.
+// the shared pending set, rlimits, credentials, the file-system context
+// (root, cwd, umask), and how it ended.
 //
 // Lock order: ThreadGroup::mu_ before Task locks.
 #ifndef MOAT_SENTRY_KERNEL_THREAD_GROUP_H_
@@ -10,12 +11,14 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "fs/vfs/fs_context.h"
 #include "sentry/kernel/signal.h"
 #include "sentry/base/wait_queue.h"
 
@@ -36,9 +39,9 @@ class ThreadGroup {
   Kernel& kernel() { return kernel_; }
   int tgid() const { return tgid_; }
 
-  // Copies what fork(2) inherits: signal actions, rlimits, credentials and
-  // the working directory.
-  void CopyFrom(const ThreadGroup& other);
+  // Copies what fork(2) inherits: signal actions, rlimits, credentials, and
+  // the fs context (root, cwd, umask), shared with CLONE_FS.
+  void CopyFrom(const ThreadGroup& other, bool share_fs);
 
   // Signal actions (rt_sigaction).
   KernelSigAction GetAction(int sig) const;
@@ -64,10 +67,12 @@ class ThreadGroup {
   struct rlimit GetRlimit(int resource) const;
   void SetRlimit(int resource, const struct rlimit& limit);
 
-  // The working directory, as an absolute path. (The VFS will hold a
-  // dentry; until then the path is all there is.)
-  std::string cwd() const;
-  void set_cwd(std::string cwd);
+  // Root, working directory and umask (shared with CLONE_FS threads).
+  // Set once before the group runs.
+  fs::FsContext& fs_context() const { return *fs_context_; }
+  void set_fs_context(std::shared_ptr<fs::FsContext> context) {
+    fs_context_ = std::move(context);
+  }
 
   Credentials credentials() const;
   void set_credentials(const Credentials& creds);
@@ -104,7 +109,7 @@ class ThreadGroup {
   std::array<KernelSigAction, kMaxSignal + 1> actions_ ABSL_GUARDED_BY(mu_){};
   std::array<struct rlimit, RLIM_NLIMITS> rlimits_ ABSL_GUARDED_BY(mu_){};
   Credentials creds_ ABSL_GUARDED_BY(mu_);
-  std::string cwd_ ABSL_GUARDED_BY(mu_) = "/";
+  std::shared_ptr<fs::FsContext> fs_context_;
   std::optional<int> exit_status_ ABSL_GUARDED_BY(mu_);
   std::vector<Task*> tasks_ ABSL_GUARDED_BY(mu_);
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;

@@ -1,7 +1,9 @@
-// read/write family, fstat and ioctl on the fds handed into the sandbox.
+// The read/write family (read, write, the vectored and positioned forms)
+// and ioctl, on any open file.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 
 #include "absl/strings/str_cat.h"
 #include "sentry/base/logging.h"
@@ -80,33 +82,51 @@ SyscallResult Writev(Task& t, const SyscallArgs& a) {
   return DoWrite(t, a.Int(0), std::move(iovs), -1);
 }
 
-SyscallResult Close(Task& t, const SyscallArgs& a) {
-  TRY_VOID(t.fds().Close(a.Int(0)));
-  return 0;
+// preadv/pwritev pass the offset as two longs (pos_l, pos_h); on x86-64
+// pos_l holds all of it.
+ErrorOr<int64_t> VectorOffset(uint64_t pos_l) {
+  int64_t off = static_cast<int64_t>(pos_l);
+  if (off < 0) return Errno{EINVAL};
+  return off;
 }
 
-SyscallResult Fstat(Task& t, const SyscallArgs& a) {
-  auto file = TRY(GetFile(t, a.Int(0)));
-  struct stat st = TRY(file->Stat());
-  TRY_VOID(CopyOutObject(t, a[1], st));
-  return 0;
+SyscallResult Preadv(Task& t, const SyscallArgs& a) {
+  TRY(GetFile(t, a.Int(0)));
+  int64_t off = TRY(VectorOffset(a[3]));
+  auto iovs = TRY(CopyInIovecs(t, a[1], a[2]));
+  return DoRead(t, a.Int(0), std::move(iovs), off);
 }
 
-SyscallResult Newfstatat(Task& t, const SyscallArgs& a) {
-  int flags = a.Int(3);
-  if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT)) {
-    return Errno{EINVAL};
+SyscallResult Pwritev(Task& t, const SyscallArgs& a) {
+  TRY(GetFile(t, a.Int(0)));
+  int64_t off = TRY(VectorOffset(a[3]));
+  auto iovs = TRY(CopyInIovecs(t, a[1], a[2]));
+  return DoWrite(t, a.Int(0), std::move(iovs), off);
+}
+
+// preadv2/pwritev2: offset -1 means the current position; RWF_HIPRI,
+// RWF_DSYNC and RWF_SYNC change nothing for memory-backed files.
+ErrorOr<int64_t> Vector2Offset(uint64_t pos_l, uint64_t flags) {
+  if (flags & ~static_cast<uint64_t>(RWF_HIPRI | RWF_DSYNC | RWF_SYNC)) {
+    return Errno{EOPNOTSUPP};
   }
-  std::string path = TRY(t.mm().CopyInString(UserAddr(a[1]), PATH_MAX));
-  if (path.empty() && (flags & AT_EMPTY_PATH)) {
-    return Fstat(t, SyscallArgs{{a[0], a[2]}});
-  }
-  if (path.empty()) return Errno{ENOENT};
-  // Path lookup needs the VFS (the files issue).
-  if (FirstTime("newfstatat-path")) {
-    Log("sentry").info("newfstatat of a path: no file system yet (ENOSYS)");
-  }
-  return Errno{ENOSYS};
+  int64_t off = static_cast<int64_t>(pos_l);
+  if (off < -1) return Errno{EINVAL};
+  return off;
+}
+
+SyscallResult Preadv2(Task& t, const SyscallArgs& a) {
+  TRY(GetFile(t, a.Int(0)));
+  int64_t off = TRY(Vector2Offset(a[3], a[5]));
+  auto iovs = TRY(CopyInIovecs(t, a[1], a[2]));
+  return DoRead(t, a.Int(0), std::move(iovs), off);
+}
+
+SyscallResult Pwritev2(Task& t, const SyscallArgs& a) {
+  TRY(GetFile(t, a.Int(0)));
+  int64_t off = TRY(Vector2Offset(a[3], a[5]));
+  auto iovs = TRY(CopyInIovecs(t, a[1], a[2]));
+  return DoWrite(t, a.Int(0), std::move(iovs), off);
 }
 
 SyscallResult Ioctl(Task& t, const SyscallArgs& a) {
@@ -115,58 +135,35 @@ SyscallResult Ioctl(Task& t, const SyscallArgs& a) {
   return r;
 }
 
-SyscallResult Fcntl(Task& t, const SyscallArgs& a) {
-  auto file = TRY(GetFile(t, a.Int(0)));
-  switch (a.Int(1)) {
-    case F_GETFD: {
-      bool cloexec = TRY(t.fds().GetCloexec(a.Int(0)));
-      return cloexec ? FD_CLOEXEC : 0;
-    }
-    case F_SETFD:
-      TRY_VOID(t.fds().SetCloexec(a.Int(0), a.Int(2) & FD_CLOEXEC));
-      return 0;
-    case F_GETFL:
-      return file->flags();
-    case F_SETFL: {
-      // Only these status flags can change (fcntl(2)).
-      constexpr int kSettable = O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME |
-                                O_NONBLOCK;
-      file->set_flags((file->flags() & ~kSettable) | (a.Int(2) & kSettable));
-      return 0;
-    }
-    default:
-      if (FirstTime(absl::StrCat("fcntl:", a.Int(1)))) {
-        Log("sentry").info("unsupported fcntl command {}", a.Int(1));
-      }
-      return Errno{EINVAL};
-  }
-}
+constexpr const char* kRwNote =
+    "tmpfs files, memory devices, host stdio; pipes; no sockets yet; no "
+    "RLIMIT_FSIZE";
 
 constexpr SyscallSpec kSpecs[] = {
-    {SYS_read, Read, Support::kPartial, "fds handed in by the host (stdio)",
+    {SYS_read, Read, Support::kPartial, kRwNote,
      {A::kFd, A::kOutBuf, A::kUInt}},
-    {SYS_write, Write, Support::kPartial, "fds handed in by the host (stdio)",
+    {SYS_write, Write, Support::kPartial, kRwNote,
      {A::kFd, A::kInBuf, A::kUInt}},
-    {SYS_readv, Readv, Support::kPartial, "fds handed in by the host (stdio)",
+    {SYS_readv, Readv, Support::kPartial, kRwNote, {A::kFd, A::kPtr, A::kUInt}},
+    {SYS_writev, Writev, Support::kPartial, kRwNote,
      {A::kFd, A::kPtr, A::kUInt}},
-    {SYS_writev, Writev, Support::kPartial, "fds handed in by the host (stdio)",
-     {A::kFd, A::kPtr, A::kUInt}},
-    {SYS_pread64, Pread64, Support::kPartial, "fds handed in by the host",
+    {SYS_pread64, Pread64, Support::kPartial, kRwNote,
      {A::kFd, A::kOutBuf, A::kUInt, A::kInt}},
-    {SYS_pwrite64, Pwrite64, Support::kPartial, "fds handed in by the host",
+    {SYS_pwrite64, Pwrite64, Support::kPartial, kRwNote,
      {A::kFd, A::kInBuf, A::kUInt, A::kInt}},
-    {SYS_close, Close, Support::kFull, "", {A::kFd}},
-    {SYS_fstat, Fstat, Support::kPartial, "fds handed in by the host",
-     {A::kFd, A::kPtr}},
-    {SYS_newfstatat, Newfstatat, Support::kPartial,
-     "AT_EMPTY_PATH on an fd only; paths need the VFS",
-     {A::kFd, A::kPath, A::kPtr, A::kHex}},
+    {SYS_preadv, Preadv, Support::kPartial, kRwNote,
+     {A::kFd, A::kPtr, A::kUInt, A::kInt, A::kInt}},
+    {SYS_pwritev, Pwritev, Support::kPartial, kRwNote,
+     {A::kFd, A::kPtr, A::kUInt, A::kInt, A::kInt}},
+    {SYS_preadv2, Preadv2, Support::kPartial,
+     "as preadv; RWF_NOWAIT and RWF_APPEND are EOPNOTSUPP",
+     {A::kFd, A::kPtr, A::kUInt, A::kInt, A::kInt, A::kHex}},
+    {SYS_pwritev2, Pwritev2, Support::kPartial,
+     "as pwritev; RWF_NOWAIT and RWF_APPEND are EOPNOTSUPP",
+     {A::kFd, A::kPtr, A::kUInt, A::kInt, A::kInt, A::kHex}},
     {SYS_ioctl, Ioctl, Support::kPartial, "TCGETS, TIOCGWINSZ on host ttys",
      {A::kFd, A::kHex, A::kHex}},
-    {SYS_fcntl, Fcntl, Support::kPartial, "F_GETFD, F_SETFD, F_GETFL, F_SETFL",
-     {A::kFd, A::kInt, A::kHex}},
 };
-
 }  // namespace
 
 absl::Span<const SyscallSpec> ReadWriteSyscalls() { return kSpecs; }

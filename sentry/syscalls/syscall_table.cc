@@ -44,7 +44,8 @@ SyscallTable::SyscallTable() {
   for (auto family : {ReadWriteSyscalls(), MmapSyscalls(), IdentitySyscalls(),
                       TimeSyscalls(), SignalSyscalls(), ThreadSyscalls(),
                       SystemSyscalls(), FutexSyscalls(), FsSyscalls(),
-                      ProcessSyscalls(), PipeSyscalls()}) {
+                      ProcessSyscalls(), PipeSyscalls(), FileSyscalls(),
+                      StatSyscalls(), DirSyscalls(), LinkSyscalls()}) {
     Register(family);
   }
 }

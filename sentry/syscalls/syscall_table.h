@@ -110,6 +110,10 @@ absl::Span<const SyscallSpec> FutexSyscalls();
 absl::Span<const SyscallSpec> FsSyscalls();
 absl::Span<const SyscallSpec> ProcessSyscalls();
 absl::Span<const SyscallSpec> PipeSyscalls();
+absl::Span<const SyscallSpec> FileSyscalls();
+absl::Span<const SyscallSpec> StatSyscalls();
+absl::Span<const SyscallSpec> DirSyscalls();
+absl::Span<const SyscallSpec> LinkSyscalls();
 
 // Formats one strace line: `name(args) = result`. Exposed for tests.
 std::string FormatStraceLine(Task* task, const SyscallEntry& entry,
