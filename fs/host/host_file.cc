@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "sentry/base/logging.h"
+#include "fs/iovec_io.h"
 #include "sentry/mm/memory_manager.h"
 
 namespace moat::fs {
@@ -16,26 +17,6 @@ namespace {
 int HostFlags(int fd) {
   int flags = fcntl(fd, F_GETFL);
   return flags < 0 ? O_RDWR : flags;
-}
-
-// Runs `op(block, length)` over the application buffers in `iovs`, in order,
-// stopping at the first short transfer. Returns the bytes moved, or the
-// error when nothing moved.
-template <typename Op>
-ErrorOr<uint64_t> Transfer(MemoryManager& mm, absl::Span<const IoVec> iovs,
-                           int access, Op op) {
-  uint64_t total = 0;
-  for (const IoVec& iov : iovs) {
-    if (iov.length == 0) continue;
-    ErrorOr<uint64_t> n = mm.ForEachBlock(iov.base, iov.length, access, op);
-    if (!n.ok()) {
-      if (total > 0) return total;
-      return Errno{n.error()};
-    }
-    total += *n;
-    if (*n < iov.length) break;
-  }
-  return total;
 }
 
 // For an O_NONBLOCK description: EAGAIN unless the host fd is ready now.
@@ -65,7 +46,7 @@ ErrorOr<uint64_t> HostFile::Read(IoContext& ctx, absl::Span<const IoVec> dst,
                                     : ctx.WaitHostFd(fd_.get(), POLLIN));
   }
   int64_t pos = offset;
-  return Transfer(ctx.mm(), dst, PROT_WRITE,
+  return TransferIovecs(ctx.mm(), dst, PROT_WRITE,
                   [&](uint8_t* block, uint64_t len) -> ErrorOr<uint64_t> {
                     ssize_t n = pos < 0 ? read(fd_.get(), block, len)
                                         : pread(fd_.get(), block, len, pos);
@@ -83,7 +64,7 @@ ErrorOr<uint64_t> HostFile::Write(IoContext& ctx, absl::Span<const IoVec> src,
                                     : ctx.WaitHostFd(fd_.get(), POLLOUT));
   }
   int64_t pos = offset;
-  return Transfer(ctx.mm(), src, PROT_READ,
+  return TransferIovecs(ctx.mm(), src, PROT_READ,
                   [&](uint8_t* block, uint64_t len) -> ErrorOr<uint64_t> {
                     ssize_t n = pos < 0 ? write(fd_.get(), block, len)
                                         : pwrite(fd_.get(), block, len, pos);

@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "fs/iovec_io.h"
 #include "sentry/mm/memory_manager.h"
 
 namespace moat::fs {
@@ -22,28 +23,17 @@ uint64_t Total(absl::Span<const IoVec> iovs) {
 // Fills application buffers with zeros or random bytes.
 ErrorOr<uint64_t> Fill(IoContext& ctx, absl::Span<const IoVec> dst,
                        bool random) {
-  uint64_t total = 0;
-  for (const IoVec& v : dst) {
-    if (v.length == 0) continue;
-    ErrorOr<uint64_t> n = ctx.mm().ForEachBlock(
-        v.base, v.length, PROT_WRITE,
-        [&](uint8_t* block, uint64_t len) -> ErrorOr<uint64_t> {
-          if (!random) {
-            std::memset(block, 0, len);
-            return len;
-          }
-          ssize_t got = getrandom(block, len, 0);
-          if (got < 0) return Errno{errno};
-          return static_cast<uint64_t>(got);
-        });
-    if (!n.ok()) {
-      if (total > 0) return total;
-      return Errno{n.error()};
-    }
-    total += *n;
-    if (*n < v.length) break;
-  }
-  return total;
+  return TransferIovecs(
+      ctx.mm(), dst, PROT_WRITE,
+      [&](uint8_t* block, uint64_t len) -> ErrorOr<uint64_t> {
+        if (!random) {
+          std::memset(block, 0, len);
+          return len;
+        }
+        ssize_t got = getrandom(block, len, 0);
+        if (got < 0) return Errno{errno};
+        return static_cast<uint64_t>(got);
+      });
 }
 
 }  // namespace
