@@ -159,8 +159,15 @@ void Kernel::SignalInit(int sig) {
   info.si_signo = sig;
   info.si_code = SI_USER;  // From outside the sandbox: pid 0, uid 0.
   absl::MutexLock lock(&tree_mu_);
-  if (init_group_ != nullptr && !init_group_->zombie) {
-    init_group_->SendSignal(info);
+  if (init_group_ == nullptr || init_group_->zombie) return;
+  // As a terminal's ^C reaches its foreground process group, the signal
+  // goes to every process in init's group (init's children that a shell
+  // runs in the foreground included). Sent from outside the sandbox, it
+  // reaches init even without a handler, as `moat do` users expect.
+  for (auto& [pid, group] : groups_) {
+    if (!group->zombie && group->pgid == init_group_->pgid) {
+      group->SendSignal(info);
+    }
   }
 }
 

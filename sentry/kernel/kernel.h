@@ -82,8 +82,9 @@ class Kernel {
   // namespace's init dies, kills every other process and joins every task
   // thread. Returns init's wait status (exit code << 8, or the signal).
   int RunInit();
-  // Sends `sig` to the init process from outside the sandbox (forwarded
-  // SIGINT/SIGTERM). Any thread.
+  // Sends `sig` from outside the sandbox (forwarded SIGINT/SIGTERM) to
+  // init's process group, as a terminal does to its foreground group. Any
+  // thread.
   void SignalInit(int sig);
 
   // clone(2): creates a thread or a process from `parent`; returns its tid.
