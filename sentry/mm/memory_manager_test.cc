@@ -217,14 +217,14 @@ TEST_F(MemoryManagerTest, FaultBacksWidenedWindowClippedToVma) {
   // A VMA from 12 KiB into a 64 KiB window to 20 KiB past its end.
   const uint64_t start = kBase + 3 * kPageSize;
   MapFixed(start, 18 * kPageSize, PROT_READ | PROT_EXEC);
-  EXPECT_EQ(mm_->HandleFault(UserAddr(start + 5 * kPageSize + 8), PROT_READ), 0);
+  EXPECT_EQ(mm_->HandleFault(UserAddr(start + 5 * kPageSize + 8), PROT_READ).code, 0);
   // Backed from the VMA start to the end of the aligned 64 KiB window.
   EXPECT_EQ(mm_->ResidentSize(), 13 * kPageSize);
   EXPECT_EQ(as_->ProtAt(start), PROT_READ | PROT_EXEC);
   EXPECT_EQ(as_->ProtAt(kBase + 15 * kPageSize), PROT_READ | PROT_EXEC);
   EXPECT_EQ(as_->ProtAt(kBase + 16 * kPageSize), -1);
   // The next window stops at the VMA end.
-  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase + 17 * kPageSize), PROT_EXEC), 0);
+  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase + 17 * kPageSize), PROT_EXEC).code, 0);
   EXPECT_EQ(mm_->ResidentSize(), 18 * kPageSize);
   EXPECT_EQ(as_->ProtAt(kBase + 20 * kPageSize), PROT_READ | PROT_EXEC);
   EXPECT_EQ(as_->ProtAt(kBase + 21 * kPageSize), -1);
@@ -235,7 +235,7 @@ TEST_F(MemoryManagerTest, FaultWindowClippedToBackedNeighbours) {
   Write(kBase + 2 * kPageSize, "a");   // Backs page 2 only.
   Write(kBase + 10 * kPageSize, "b");  // And page 10.
   EXPECT_EQ(mm_->ResidentSize(), 2 * kPageSize);
-  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase + 5 * kPageSize), PROT_WRITE), 0);
+  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase + 5 * kPageSize), PROT_WRITE).code, 0);
   EXPECT_EQ(mm_->ResidentSize(), 9 * kPageSize);  // Pages 2..10.
   EXPECT_EQ(Read(kBase + 2 * kPageSize, 1), "a");
   EXPECT_EQ(Read(kBase + 10 * kPageSize, 1), "b");
@@ -244,16 +244,16 @@ TEST_F(MemoryManagerTest, FaultWindowClippedToBackedNeighbours) {
 TEST_F(MemoryManagerTest, FaultErrors) {
   MapFixed(kBase, kPageSize, PROT_READ);
   MapFixed(kBase + kPageSize, kPageSize, PROT_NONE);
-  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase - 1), PROT_READ), SEGV_MAPERR);
-  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase), PROT_WRITE), SEGV_ACCERR);
-  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase), PROT_EXEC), SEGV_ACCERR);
-  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase + kPageSize), PROT_READ), SEGV_ACCERR);
-  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase + kPageSize), 0), SEGV_ACCERR);
+  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase - 1), PROT_READ).code, SEGV_MAPERR);
+  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase), PROT_WRITE).code, SEGV_ACCERR);
+  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase), PROT_EXEC).code, SEGV_ACCERR);
+  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase + kPageSize), PROT_READ).code, SEGV_ACCERR);
+  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase + kPageSize), 0).code, SEGV_ACCERR);
   // Unknown access: the first fault backs the page; a second one on a page
   // already mapped with every right the VMA grants is a violation.
-  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase), 0), 0);
+  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase), 0).code, 0);
   EXPECT_EQ(as_->ProtAt(kBase), PROT_READ);
-  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase), 0), SEGV_ACCERR);
+  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase), 0).code, SEGV_ACCERR);
 }
 
 // --- copies ---------------------------------------------------------------
@@ -463,7 +463,7 @@ TEST_F(MemoryManagerTest, WriteFaultCopiesSharedCowPage) {
   EXPECT_EQ(as_->ProtAt(kBase), PROT_READ);
   EXPECT_EQ(cas->ProtAt(kBase), PROT_READ);
   // A write fault in the child (unknown access, as under ptrace) copies.
-  EXPECT_EQ(child->HandleFault(UserAddr(kBase + 3), 0), 0);
+  EXPECT_EQ(child->HandleFault(UserAddr(kBase + 3), 0).code, 0);
   EXPECT_NE(cas->pages.at(kBase).offset, shared_off);
   EXPECT_EQ(cas->ProtAt(kBase), kRW);
   EXPECT_EQ(mf_->RefCount(shared_off), 1u);
@@ -473,7 +473,7 @@ TEST_F(MemoryManagerTest, WriteFaultCopiesSharedCowPage) {
   ASSERT_TRUE(child->CopyIn(UserAddr(kBase), got.data(), 6).ok());
   EXPECT_EQ(got, "child!");
   // The parent is now the only user: its write fault takes the page over.
-  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase), PROT_WRITE), 0);
+  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase), PROT_WRITE).code, 0);
   EXPECT_EQ(as_->pages.at(kBase).offset, shared_off);
   EXPECT_EQ(as_->ProtAt(kBase), kRW);
   // The second page is still shared; CopyOut breaks it too.
@@ -492,7 +492,7 @@ TEST_F(MemoryManagerTest, ManualIncRefMakesWriteCopy) {
   const uint64_t off = as_->pages.at(kBase).offset;
   mf_->IncRef(off, kPageSize);  // A third holder.
   child.reset();
-  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase), PROT_WRITE), 0);
+  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase), PROT_WRITE).code, 0);
   EXPECT_NE(as_->pages.at(kBase).offset, off);
   Write(kBase, "new!");
   EXPECT_EQ(std::string(reinterpret_cast<char*>(mf_->Data(off)), 4), "orig");
