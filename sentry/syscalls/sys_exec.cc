@@ -32,9 +32,9 @@ using A = ArgFormat;
 
 // BINPRM_BUF_SIZE: how much of the file decides its format.
 constexpr uint64_t kBinprmBufSize = 256;
-// binfmt_script may nest this many interpreters (BINPRM_MAX_RECURSION);
-// one more is ELOOP.
-constexpr int kMaxScriptDepth = 4;
+// exec_binprm() follows at most this many "#!" scripts before the program
+// that runs them (its depth > 5 check); one more is ELOOP.
+constexpr int kMaxScriptDepth = 5;
 // MAX_ARG_STRLEN and MAX_ARG_STRINGS.
 constexpr uint64_t kMaxArgStrlen = 32 * 4096;
 constexpr uint64_t kMaxArgStrings = 0x7fffffff;
