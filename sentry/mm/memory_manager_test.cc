@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -521,6 +522,135 @@ TEST_F(MemoryManagerTest, DestructorReleasesEverything) {
   Write(kBase + 16 * kPageSize, std::string(8 * kPageSize, 'd'));
   mm_.reset();
   EXPECT_EQ(mf_->AllocatedBytes(), 0u);
+}
+
+// A file for file-mapping tests: `data` bytes; shared pages are its own
+// MemoryFile pages, allocated on first use like tmpfs.
+class FakeFile : public Mappable {
+ public:
+  FakeFile(MemoryFile& mf, std::string data) : mf_(mf), data_(std::move(data)) {}
+  ~FakeFile() override {
+    for (auto& [index, offset] : pages_) mf_.DecRef(offset, kPageSize);
+  }
+  ErrorOr<uint64_t> ReadPages(uint64_t offset, uint8_t* dst, uint64_t len) override {
+    if (offset >= PageRoundUp(data_.size())) return Errno{EFAULT};
+    const uint64_t n = std::min<uint64_t>(len, data_.size() - offset);
+    std::memcpy(dst, data_.data() + offset, n);
+    std::memset(dst + n, 0, len - n);
+    ++reads;
+    return std::min(len, PageRoundUp(n));
+  }
+  ErrorOr<uint64_t> TranslateShared(uint64_t offset) override {
+    if (offset >= PageRoundUp(data_.size())) return Errno{EFAULT};
+    auto it = pages_.find(offset / kPageSize);
+    if (it == pages_.end()) {
+      const uint64_t page = TRY(mf_.Allocate(kPageSize));
+      const uint64_t n = std::min<uint64_t>(kPageSize, data_.size() - offset);
+      std::memcpy(mf_.Data(page), data_.data() + offset, n);
+      it = pages_.emplace(offset / kPageSize, page).first;
+    }
+    mf_.IncRef(it->second, kPageSize);
+    return it->second;
+  }
+  // The shared page's current contents.
+  std::string SharedPage(uint64_t index) {
+    auto it = pages_.find(index);
+    if (it == pages_.end()) return "";
+    return std::string(reinterpret_cast<char*>(mf_.Data(it->second)), kPageSize);
+  }
+  int reads = 0;
+
+ private:
+  MemoryFile& mf_;
+  std::string data_;
+  std::map<uint64_t, uint64_t> pages_;
+};
+
+class FileMappingTest : public MemoryManagerTest {
+ protected:
+  uint64_t MapFile(std::shared_ptr<Mappable> file, uint64_t len, uint64_t offset,
+                   bool shared, int prot = kRW) {
+    MmapRequest r;
+    r.addr = UserAddr(kBase);
+    r.length = len;
+    r.prot = prot;
+    r.fixed = true;
+    r.shared = shared;
+    r.mappable = std::move(file);
+    r.offset = offset;
+    r.name = "/tmp/file";
+    ErrorOr<UserAddr> got = mm_->MMap(r);
+    EXPECT_TRUE(got.ok()) << got.error();
+    return got.ok() ? got->value() : 0;
+  }
+  static std::string Pattern(uint64_t len) {
+    std::string s(len, '\0');
+    for (uint64_t i = 0; i < len; ++i) s[i] = static_cast<char>('a' + i % 26);
+    return s;
+  }
+};
+
+TEST_F(FileMappingTest, PrivatePagesComeFromTheFileOnFirstTouch) {
+  const std::string data = Pattern(2 * kPageSize + 10);
+  auto file = std::make_shared<FakeFile>(*mf_, data);
+  MapFile(file, 4 * kPageSize, 0, /*shared=*/false);
+  EXPECT_EQ(file->reads, 0);
+  EXPECT_EQ(mm_->ResidentSize(), 0u);
+  EXPECT_TRUE(mm_->HandleFault(UserAddr(kBase + 5), PROT_READ).served());
+  EXPECT_EQ(Read(kBase, data.size()), data);
+  // Zero after EOF in the last page; SIGBUS and EFAULT past it.
+  EXPECT_EQ(Read(kBase + data.size(), kPageSize - 10), std::string(kPageSize - 10, '\0'));
+  FaultResult past = mm_->HandleFault(UserAddr(kBase + 3 * kPageSize), PROT_READ);
+  EXPECT_EQ(past.signo, SIGBUS);
+  EXPECT_EQ(past.code, BUS_ADRERR);
+  EXPECT_EQ(CopyInError(kBase + 3 * kPageSize - 1, 2), EFAULT);
+  EXPECT_THAT(mm_->MapsText(), HasSubstr("/tmp/file"));
+}
+
+TEST_F(FileMappingTest, PrivateWritesDoNotReachTheFileAndForkCopiesOnWrite) {
+  auto file = std::make_shared<FakeFile>(*mf_, Pattern(kPageSize));
+  MapFile(file, kPageSize, 0, /*shared=*/false);
+  Write(kBase, "XY");
+  EXPECT_EQ(Read(kBase, 3), "XYc");
+  auto child = std::move(mm_->Fork(std::make_unique<FakeAddressSpace>())).value();
+  ASSERT_TRUE(child->CopyOut(UserAddr(kBase), "Q", 1).ok());
+  EXPECT_EQ(Read(kBase, 3), "XYc");
+  // A dropped private page is read from the file again.
+  ASSERT_TRUE(mm_->MAdvise(UserAddr(kBase), kPageSize, MADV_DONTNEED).ok());
+  EXPECT_EQ(Read(kBase, 3), "abc");
+}
+
+TEST_F(FileMappingTest, SharedMappingsUseTheFilesPages) {
+  auto file = std::make_shared<FakeFile>(*mf_, Pattern(2 * kPageSize));
+  MapFile(file, 2 * kPageSize, kPageSize, /*shared=*/true);
+  Write(kBase + 1, "shared");
+  std::string want = Pattern(2 * kPageSize).substr(kPageSize, 8);
+  want.replace(1, 6, "shared");
+  EXPECT_EQ(file->SharedPage(1).substr(0, 8), want);
+  EXPECT_EQ(file->reads, 0);  // Never copied.
+  // Past EOF (file page 2) is SIGBUS.
+  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase + kPageSize), PROT_READ).signo, SIGBUS);
+  auto child = std::move(mm_->Fork(std::make_unique<FakeAddressSpace>())).value();
+  ASSERT_TRUE(child->CopyOut(UserAddr(kBase), "C", 1).ok());
+  EXPECT_EQ(Read(kBase, 2), "Cs");
+}
+
+TEST_F(FileMappingTest, SplitsAndMremapKeepFileOffsets) {
+  auto file = std::make_shared<FakeFile>(*mf_, Pattern(8 * kPageSize));
+  MapFile(file, 4 * kPageSize, 0, /*shared=*/false, PROT_READ);
+  ASSERT_TRUE(mm_->MProtect(UserAddr(kBase + kPageSize), kPageSize, kRW).ok());
+  EXPECT_EQ(Read(kBase + 2 * kPageSize, 1)[0], 'a' + (2 * kPageSize) % 26);
+  EXPECT_THAT(mm_->MapsText(), HasSubstr("00002000 00:00 0"));
+  // Growing continues the file.
+  ErrorOr<UserAddr> moved =
+      mm_->MRemap(UserAddr(kBase + 2 * kPageSize), 2 * kPageSize, 4 * kPageSize,
+                  MREMAP_MAYMOVE, UserAddr());
+  ASSERT_TRUE(moved.ok()) << moved.error();
+  EXPECT_EQ(Read(moved->value() + 3 * kPageSize, 1)[0], 'a' + (5 * kPageSize) % 26);
+  ASSERT_TRUE(mm_->MSync(*moved, kPageSize, MS_SYNC).ok());
+  ErrorOr<std::vector<uint8_t>> core = mm_->Mincore(*moved, 4 * kPageSize);
+  ASSERT_TRUE(core.ok());
+  EXPECT_EQ((*core)[3], 1);
 }
 
 }  // namespace
