@@ -43,6 +43,20 @@ std::vector<std::shared_ptr<FileDescription>> FdTable::CloseRange(int first,
   return closed;
 }
 
+std::vector<std::shared_ptr<FileDescription>> FdTable::TakeCloexec() {
+  std::vector<std::shared_ptr<FileDescription>> closed;
+  absl::MutexLock lock(&mu_);
+  for (auto it = fds_.begin(); it != fds_.end();) {
+    if (it->second.cloexec) {
+      closed.push_back(std::move(it->second.file));
+      it = fds_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return closed;
+}
+
 void FdTable::SetCloexecRange(int first, int last) {
   absl::MutexLock lock(&mu_);
   for (auto it = fds_.lower_bound(first); it != fds_.end() && it->first <= last;

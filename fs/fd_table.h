@@ -41,6 +41,9 @@ class FdTable {
   std::vector<std::shared_ptr<FileDescription>> CloseRange(int first,
                                                            int last);
   void SetCloexecRange(int first, int last);
+  // execve(2): removes every close-on-exec fd and returns their files (for
+  // the caller to release locks).
+  std::vector<std::shared_ptr<FileDescription>> TakeCloexec();
   // Number of open fds.
   int Count() const;
 

@@ -113,6 +113,37 @@ ErrorOr<uint64_t> TmpfsFile::Read(IoContext& ctx, absl::Span<const IoVec> dst,
   return total;
 }
 
+ErrorOr<uint64_t> TmpfsFile::ReadToSentry(uint64_t offset, uint8_t* dst,
+                                          uint64_t len) {
+  absl::ReaderMutexLock lock(&io_mu_);
+  uint64_t size = CachedAttr().size;
+  if (offset >= size) return 0;
+  len = std::min(len, size - offset);
+  MemoryFile& mf = tmpfs_.memory_file();
+  for (uint64_t done = 0; done < len;) {
+    uint64_t in_page = (offset + done) % kPage;
+    uint64_t n = std::min(len - done, kPage - in_page);
+    auto it = pages_.find((offset + done) / kPage);
+    if (it == pages_.end()) {
+      std::memset(dst + done, 0, n);
+    } else {
+      std::memcpy(dst + done, mf.Data(it->second + in_page), n);
+    }
+    done += n;
+  }
+  return len;
+}
+
+ErrorOr<uint64_t> TmpfsFile::GetSharedPage(uint64_t index) {
+  absl::MutexLock lock(&io_mu_);
+  // A page wholly past EOF is SIGBUS for the mapping (mmap(2)); the file
+  // does not grow through a mapping.
+  if (index >= PageCeil(CachedAttr().size)) return Errno{EFAULT};
+  uint64_t offset = TRY(PageForWrite(index));
+  tmpfs_.memory_file().IncRef(offset, kPage);
+  return offset;
+}
+
 ErrorOr<uint64_t> TmpfsFile::Write(IoContext& ctx, absl::Span<const IoVec> src,
                                    uint64_t* offset, bool append) {
   absl::MutexLock lock(&io_mu_);

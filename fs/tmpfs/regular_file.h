@@ -1,7 +1,10 @@
 // TmpfsFile: a tmpfs regular file whose data lives in MemoryFile pages,
 // allocated on first write (holes read as zeros and show in SEEK_HOLE).
-// Each page holds one MemoryFile reference owned by the file; a future
-// shared mmap takes its own references to the same pages.
+// Each page holds one MemoryFile reference owned by the file; a shared
+// mmap takes its own references to the same pages (GetSharedPage), so
+// writes through the mapping are the file's data. (Truncating a mapped
+// file does not yet unmap its pages from the mappings: they keep the old
+// pages where Linux would SIGBUS.)
 //
 // Locking: io_mu_ (Linux's i_rwsem) is shared by readers and exclusive for
 // writers, truncation and fallocate; it guards pages_ and is taken before
@@ -28,6 +31,10 @@ class TmpfsFile : public TmpfsInode {
   ErrorOr<void> SetAttr(const SetAttrRequest& req) override;
   ErrorOr<uint64_t> SeekDataOrHole(int whence, uint64_t offset) override;
   ErrorOr<void> Allocate(int mode, uint64_t offset, uint64_t length) override;
+  // Takes io_mu_ (shared / exclusive): callers hold no MemoryManager lock.
+  ErrorOr<uint64_t> ReadToSentry(uint64_t offset, uint8_t* dst,
+                                 uint64_t len) override;
+  ErrorOr<uint64_t> GetSharedPage(uint64_t index) override;
 
   // Largest file size (Linux's MAX_LFS_FILESIZE would be 8 EiB; the
   // MemoryFile bounds what can actually be stored).

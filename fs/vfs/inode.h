@@ -112,6 +112,24 @@ class Inode {
   virtual ErrorOr<void> Allocate(int mode, uint64_t offset, uint64_t length);
   virtual ErrorOr<void> Sync() { return {}; }
 
+  // --- Kernel-internal access (mmap page-ins, execve) --------------------
+  // Reads file bytes into sentry memory at `dst`; short only at EOF.
+  // ENOSYS (the default) means "not offered": callers then go through
+  // Read() with a scratch address space (sentry/kernel/file_mappable.h).
+  // Called without MemoryManager locks held.
+  virtual ErrorOr<uint64_t> ReadToSentry(uint64_t offset, uint8_t* dst,
+                                         uint64_t len) {
+    return Errno{ENOSYS};
+  }
+  // For MAP_SHARED on file systems whose data lives in the MemoryFile
+  // (tmpfs): the MemoryFile offset of page `index` of the file, allocated
+  // zero-filled if it is a hole, with one MemoryFile reference taken for
+  // the caller. EFAULT when the page lies wholly past EOF (the fault is
+  // SIGBUS); ENODEV (the default) when the file system cannot share pages.
+  virtual ErrorOr<uint64_t> GetSharedPage(uint64_t index) {
+    return Errno{ENODEV};
+  }
+
   // For file systems that keep link counts in the cached attributes.
   void AdjustNlink(int delta);
 

@@ -441,6 +441,40 @@ ErrorOr<void> Kernel::KillThread(Task& sender, int tgid, int tid, int sig) {
   return {};
 }
 
+ErrorOr<void> Kernel::ExecDeThread(Task& task) {
+  absl::MutexLock lock(&tree_mu_);
+  ThreadGroup& group = task.group();
+  if (group.exiting()) return Errno{EAGAIN};
+  for (Task* other : group.tasks()) {
+    if (other != &task) other->KillForExec();
+  }
+  // TaskExited signals tree_changed_ as each one goes.
+  while (group.tasks().size() > 1) {
+    if (group.exiting()) return Errno{EAGAIN};
+    tree_changed_.Wait(&tree_mu_);
+  }
+  const int old_tid = task.tid();
+  const int leader = group.tgid();
+  if (old_tid == leader) return {};
+  // The old leader is dead (in dead_, or already collected): join its host
+  // thread so its slot can be reused, then re-key this task under the
+  // leader's pid, as Linux's de_thread exchanges the pids.
+  CollectDeadLocked();
+  auto it = tasks_.find(old_tid);
+  MOAT_CHECK(it != tasks_.end());
+  std::unique_ptr<Task> owned = std::move(it->second);
+  tasks_.erase(it);
+  MOAT_CHECK(tasks_.find(leader) == tasks_.end());
+  tasks_[leader] = std::move(owned);
+  if (auto th = threads_.find(old_tid); th != threads_.end()) {
+    std::thread thread = std::move(th->second);
+    threads_.erase(th);
+    threads_[leader] = std::move(thread);
+  }
+  task.set_tid(leader);
+  return {};
+}
+
 bool Kernel::VforkPending(Task& parent, int tid) {
   absl::MutexLock lock(&tree_mu_);
   auto it = tasks_.find(tid);

@@ -97,6 +97,12 @@ class Kernel {
   ErrorOr<void> Kill(Task& sender, int pid, int sig);
   // tgkill(2) (tgid <= 0: tkill(2)).
   ErrorOr<void> KillThread(Task& sender, int tgid, int tid, int sig);
+  // execve(2)'s de_thread(): kills every other thread of `task`'s group
+  // and waits until they are gone; a non-leader then takes over the
+  // leader's pid (its tid becomes the tgid). EAGAIN when the group is
+  // exiting (or another thread's exec won): the caller is then being
+  // killed. Nothing about the caller's image changes here.
+  ErrorOr<void> ExecDeThread(Task& task);
   // True while the vfork child `tid` of `parent` has neither exec'd nor
   // exited.
   bool VforkPending(Task& parent, int tid);

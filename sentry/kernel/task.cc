@@ -36,7 +36,7 @@ Task::~Task() = default;
 void Task::Run() {
   while (true) {
     DeliverSignals();
-    if (exit_thread_ || group_.exiting()) break;
+    if (exit_thread_ || group_.exiting() || killed_for_exec_.load()) break;
     state_.store(State::kRunningApp);
     // Re-check after publishing kRunningApp: Interrupt() either sees the
     // state and kicks the platform, or we see its signal here.
@@ -88,13 +88,51 @@ void Task::HandleSyscall() {
 
 void Task::HandleFault(const platform::Event& event) {
   UserAddr addr(reinterpret_cast<uint64_t>(event.info.si_addr));
-  int code = mm_->HandleFault(addr, event.access);
-  if (code == 0) return;
+  FaultResult fault = mm_->HandleFault(addr, event.access);
+  if (fault.served()) return;
   siginfo_t info{};
-  info.si_signo = SIGSEGV;
-  info.si_code = code;
+  info.si_signo = fault.signo;
+  info.si_code = fault.code;
   info.si_addr = event.info.si_addr;
   ForceSignal(info);
+}
+
+bool Task::Dying() const {
+  return group_.exiting() || killed_for_exec_.load();
+}
+
+void Task::KillForExec() {
+  killed_for_exec_.store(true);
+  Interrupt();
+}
+
+void Task::ExecReplace(std::shared_ptr<MemoryManager> mm, const Registers& regs,
+                       std::string comm) {
+  // exec_mm_release(): a vfork parent (or anyone else sharing the old mm)
+  // is told through CLONE_CHILD_CLEARTID; the robust list is dropped.
+  if (clear_child_tid_ != 0 && mm_.use_count() > 1) {
+    uint32_t zero = 0;
+    if (mm_->CopyOut(UserAddr(clear_child_tid_), &zero, sizeof(zero)).ok()) {
+      kernel_.futexes().Wake(mm_.get(), clear_child_tid_, 1, ~0u);
+    }
+  }
+  clear_child_tid_ = 0;
+  robust_list_ = robust_list_len_ = 0;
+  mm_ = std::move(mm);
+  // unshare_files() then do_close_on_exec().
+  if (fds_.use_count() > 1) fds_ = fds_->Copy();
+  for (auto& file : fds_->TakeCloexec()) file->OnFdClosed(&group_);
+  group_.ResetHandlersForExec();
+  alt_stack_ = KernelStack{};
+  context_->ResetFpState();
+  regs_ = regs;
+  restart_block_ = nullptr;
+  restart_pending_ = false;
+  saved_mask_.reset();
+  name_ = std::move(comm);
+  // The vfork parent may run again (vfork(2): "until the child ... calls
+  // execve").
+  if (Task* parent = vfork_parent_.exchange(nullptr)) parent->Wake();
 }
 
 ErrorOr<void> Task::WaitHostFd(int host_fd, short events) {
@@ -162,7 +200,9 @@ Task::WakeReason Task::Block(int host_fd, short events, absl::Time deadline) {
 }
 
 bool Task::InterruptPending() const {
-  if (group_.exiting() || group_.stopped()) return true;
+  if (group_.exiting() || group_.stopped() || killed_for_exec_.load()) {
+    return true;
+  }
   absl::MutexLock lock(&signal_mu_);
   if (pending_ & signal_wait_set_.load()) return true;
   SigSet deliverable = pending_ & ~signal_mask_.load();

@@ -53,7 +53,7 @@ class Task : public fs::IoContext, public Waker {
 
   Kernel& kernel() { return kernel_; }
   ThreadGroup& group() { return group_; }
-  int tid() const { return tid_; }
+  int tid() const { return tid_.load(); }
   Registers& regs() { return regs_; }
   MemoryManager& mm() override { return *mm_; }
   const std::shared_ptr<MemoryManager>& shared_mm() const { return mm_; }
@@ -143,6 +143,26 @@ class Task : public fs::IoContext, public Waker {
   const std::string& name() const { return name_; }
   void set_name(std::string name) { name_ = std::move(name); }
 
+  // execve(2), the part after the point of no return (the Kernel has
+  // already made this the only thread of its group): installs the new
+  // address space and registers and does what Linux's begin_new_exec and
+  // setup_new_exec do to the task: releases the old mm (CLONE_CHILD_CLEARTID
+  // honoured when it is still shared), unshares the fd table and closes
+  // close-on-exec fds, resets caught signal handlers, the alternate signal
+  // stack, the FPU state and the restart block, sets comm, and releases a
+  // vfork parent. Task thread only.
+  void ExecReplace(std::shared_ptr<MemoryManager> mm, const Registers& regs,
+                   std::string comm);
+  // de_thread(): another thread of the group is exec'ing; this one ends as
+  // soon as it next looks at its state. Any thread.
+  void KillForExec();
+  // Whether this thread is being killed (group exit or another thread's
+  // exec): waits that only a fatal signal may end should end now.
+  bool Dying() const;
+  // de_thread(): the exec'ing thread takes over the group leader's tid.
+  // Called by the Kernel with its tree lock held, once the leader is gone.
+  void set_tid(int tid) { tid_.store(tid); }
+
   // Asks the task to look at its state soon: wakes Block() and kicks the
   // application off the CPU. Any thread.
   void Interrupt();
@@ -170,7 +190,7 @@ class Task : public fs::IoContext, public Waker {
 
   Kernel& kernel_;
   ThreadGroup& group_;
-  const int tid_;
+  std::atomic<int> tid_;
   std::shared_ptr<MemoryManager> mm_;
   std::shared_ptr<fs::FdTable> fds_;
   std::unique_ptr<platform::Context> context_;
@@ -198,6 +218,7 @@ class Task : public fs::IoContext, public Waker {
   uint64_t robust_list_ = 0, robust_list_len_ = 0;
   std::string name_;
   std::atomic<Task*> vfork_parent_{nullptr};
+  std::atomic<bool> killed_for_exec_{false};
 };
 
 }  // namespace moat

@@ -25,6 +25,15 @@ void ThreadGroup::SetAction(int sig, const KernelSigAction& action) {
   actions_[sig] = action;
 }
 
+void ThreadGroup::ResetHandlersForExec() {
+  absl::MutexLock lock(&mu_);
+  for (KernelSigAction& a : actions_) {
+    const bool ignored = a.handler == reinterpret_cast<uint64_t>(SIG_IGN);
+    a = KernelSigAction{};
+    if (ignored) a.handler = reinterpret_cast<uint64_t>(SIG_IGN);
+  }
+}
+
 bool ThreadGroup::IsIgnored(int sig) const {
   absl::MutexLock lock(&mu_);
   const KernelSigAction& a = actions_[sig];

@@ -47,6 +47,10 @@ class ThreadGroup {
   KernelSigAction GetAction(int sig) const;
   void SetAction(int sig, const KernelSigAction& action);
 
+  // execve(2): caught signals go back to SIG_DFL (ignored ones stay
+  // ignored), with their flags and masks cleared (flush_signal_handlers).
+  void ResetHandlersForExec();
+
   // Whether `sig` would do anything if delivered now (not ignored, by
   // handler or by default).
   bool IsIgnored(int sig) const;

@@ -70,8 +70,10 @@ ErrorOr<void> CheckLoads(const std::vector<const Elf64_Phdr*>& loads) {
   return {};
 }
 
-// Maps one PT_LOAD at `bias` and copies its file bytes in. The memory is
-// fresh, so the bss (and the rest of the last file page) is already zero.
+// Maps one PT_LOAD at `bias`. With a Mappable the file part is a private
+// file mapping (Linux's elf_map) and only the partial page after p_filesz
+// is touched now, to zero it (padzero); without, fresh memory is mapped and
+// the file bytes copied in. Either way the bss is zero.
 ErrorOr<void> LoadSegment(ExecutableSource& source, const Elf64_Phdr& ph, uint64_t bias,
                           const std::string& name, uint64_t* mapped_end, int* last_prot,
                           MemoryManager& mm) {
@@ -86,7 +88,52 @@ ErrorOr<void> LoadSegment(ExecutableSource& source, const Elf64_Phdr& ph, uint64
     map_start = *mapped_end;
     TRY_VOID(mm.MProtect(UserAddr(page_start), kPageSize, *last_prot | prot));
   }
-  if (map_start < page_end) {
+  *mapped_end = std::max(*mapped_end, page_end);
+  *last_prot = prot;
+  const std::shared_ptr<Mappable> mappable = source.mappable();
+  const uint64_t file_end = start + ph.p_filesz;  // Address after the file bytes.
+  // What is copied rather than mapped: everything without a Mappable, else
+  // only the file bytes in a page shared with the previous segment.
+  uint64_t copy_end = file_end;
+  if (mappable != nullptr && map_start < page_end) {
+    const uint64_t file_map_end = std::min(page_end, PageRoundUp(file_end));
+    if (map_start < file_map_end) {
+      MmapRequest req;
+      req.addr = UserAddr(map_start);
+      req.length = file_map_end - map_start;
+      req.prot = prot;
+      req.fixed = true;
+      req.mappable = mappable;
+      req.offset = PageRoundDown(ph.p_offset) + (map_start - page_start);
+      req.name = name;
+      TRY(mm.MMap(req));
+    }
+    if (std::max(map_start, file_map_end) < page_end) {
+      MmapRequest bss;
+      bss.addr = UserAddr(std::max(map_start, file_map_end));
+      bss.length = page_end - bss.addr.value();
+      bss.prot = prot;
+      bss.fixed = true;
+      bss.name = name;
+      TRY(mm.MMap(bss));
+    }
+    copy_end = std::min(file_end, std::max(start, map_start));
+    // bss inside a page shared with the previous segment: that page shows
+    // the previous segment's file bytes there.
+    const uint64_t shared_bss_end = std::min(map_start, start + ph.p_memsz);
+    if (file_end < shared_bss_end) {
+      std::vector<uint8_t> zeros(shared_bss_end - file_end, 0);
+      TRY_VOID(mm.CopyOutIgnoringProtection(UserAddr(file_end), zeros.data(),
+                                            zeros.size()));
+    }
+    // The rest of the last file page belongs to the bss: zero it.
+    if (ph.p_memsz > ph.p_filesz && file_end >= map_start &&
+        file_end < file_map_end) {
+      std::vector<uint8_t> zeros(file_map_end - file_end, 0);
+      TRY_VOID(mm.CopyOutIgnoringProtection(UserAddr(file_end), zeros.data(),
+                                            zeros.size()));
+    }
+  } else if (map_start < page_end) {
     MmapRequest req;
     req.addr = UserAddr(map_start);
     req.length = page_end - map_start;
@@ -95,12 +142,11 @@ ErrorOr<void> LoadSegment(ExecutableSource& source, const Elf64_Phdr& ph, uint64
     req.name = name;
     TRY(mm.MMap(req));
   }
-  *mapped_end = page_end;
-  *last_prot = prot;
 
-  std::vector<uint8_t> buf(std::min<uint64_t>(ph.p_filesz, 1 << 20));
-  for (uint64_t done = 0; done < ph.p_filesz;) {
-    const uint64_t n = std::min<uint64_t>(buf.size(), ph.p_filesz - done);
+  const uint64_t copy_len = copy_end > start ? copy_end - start : 0;
+  std::vector<uint8_t> buf(std::min<uint64_t>(copy_len, 1 << 20));
+  for (uint64_t done = 0; done < copy_len;) {
+    const uint64_t n = std::min<uint64_t>(buf.size(), copy_len - done);
     TRY_VOID(ReadExact(source, ph.p_offset + done, buf.data(), n));
     TRY_VOID(mm.CopyOutIgnoringProtection(UserAddr(start + done), buf.data(), n));
     done += n;
@@ -108,10 +154,106 @@ ErrorOr<void> LoadSegment(ExecutableSource& source, const Elf64_Phdr& ph, uint64
   return {};
 }
 
+// An executable's headers, read and checked.
+struct ElfFile {
+  Elf64_Ehdr eh;
+  std::vector<Elf64_Phdr> phdrs;
+  std::vector<const Elf64_Phdr*> loads;  // Point into phdrs.
+  const Elf64_Phdr* phdr_seg = nullptr;
+  int stack_prot = PROT_READ | PROT_WRITE;
+  std::string interpreter;
+};
+
+ErrorOr<void> ReadElf(ExecutableSource& source, ElfFile* elf) {
+  Elf64_Ehdr& eh = elf->eh;
+  TRY_VOID(ReadExact(source, 0, &eh, sizeof(eh)));
+  TRY_VOID(CheckHeader(eh));
+  elf->phdrs.resize(eh.e_phnum);
+  TRY_VOID(ReadExact(source, eh.e_phoff, elf->phdrs.data(),
+                     eh.e_phnum * sizeof(Elf64_Phdr)));
+  for (const Elf64_Phdr& ph : elf->phdrs) {
+    switch (ph.p_type) {
+      case PT_LOAD:
+        elf->loads.push_back(&ph);
+        break;
+      case PT_PHDR:
+        elf->phdr_seg = &ph;
+        break;
+      case PT_GNU_STACK:
+        // Without PT_GNU_STACK an x86-64 program gets a non-executable stack.
+        if (ph.p_flags & PF_X) elf->stack_prot |= PROT_EXEC;
+        break;
+      case PT_INTERP: {
+        // binfmt_elf: one PT_INTERP, a NUL-terminated path of sane length.
+        if (!elf->interpreter.empty()) return Errno{ENOEXEC};
+        if (ph.p_filesz < 2 || ph.p_filesz > kMaxInterpLen) return Errno{ENOEXEC};
+        std::string path(ph.p_filesz, '\0');
+        TRY_VOID(ReadExact(source, ph.p_offset, path.data(), path.size()));
+        if (path.back() != '\0') return Errno{ENOEXEC};
+        path.pop_back();
+        if (path.find('\0') != std::string::npos) return Errno{ENOEXEC};
+        elf->interpreter = std::move(path);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return CheckLoads(elf->loads);
+}
+
+// Maps every PT_LOAD of `elf` at `bias`; returns the end of the highest.
+ErrorOr<uint64_t> MapImage(ExecutableSource& source, const ElfFile& elf, uint64_t bias,
+                           const std::string& name, MemoryManager& mm) {
+  uint64_t mapped_end = 0, highest = 0;
+  int last_prot = 0;
+  for (const Elf64_Phdr* ph : elf.loads) {
+    TRY_VOID(LoadSegment(source, *ph, bias, name, &mapped_end, &last_prot, mm));
+    highest = std::max(highest, bias + ph->p_vaddr + ph->p_memsz);
+  }
+  return highest;
+}
+
+// Where the program headers are in memory: PT_PHDR, else the PT_LOAD that
+// contains them in the file.
+uint64_t PhdrAddress(const ElfFile& elf, uint64_t bias) {
+  if (elf.phdr_seg != nullptr) return bias + elf.phdr_seg->p_vaddr;
+  for (const Elf64_Phdr* ph : elf.loads) {
+    if (ph->p_offset <= elf.eh.e_phoff && elf.eh.e_phoff < ph->p_offset + ph->p_filesz) {
+      return bias + ph->p_vaddr + (elf.eh.e_phoff - ph->p_offset);
+    }
+  }
+  return 0;
+}
+
+// load_elf_interp(): an ET_DYN interpreter goes where mmap would put a
+// mapping of its whole span (top-down below the mmap base); an ET_EXEC one
+// at its own addresses. Returns its bias (AT_BASE).
+ErrorOr<uint64_t> LoadInterpreter(ExecutableSource& source, const ElfFile& elf,
+                                  const std::string& name, MemoryManager& mm) {
+  uint64_t bias = 0;
+  if (elf.eh.e_type == ET_DYN) {
+    const uint64_t first = PageRoundDown(elf.loads.front()->p_vaddr);
+    const Elf64_Phdr* last = elf.loads.back();
+    const uint64_t span = PageRoundUp(last->p_vaddr + last->p_memsz) - first;
+    MmapRequest probe;
+    probe.length = span;
+    probe.prot = PROT_NONE;
+    const UserAddr base = TRY(mm.MMap(probe));
+    // Only the segments stay mapped; holes between them do not (as Linux
+    // unmaps the rest of its total_mapping_size reservation).
+    TRY_VOID(mm.MUnmap(base, span));
+    bias = base.value() - first;
+  }
+  TRY(MapImage(source, elf, bias, name, mm));
+  return bias;
+}
+
 struct ImageInfo {
-  uint64_t entry;
+  uint64_t entry;  // AT_ENTRY: the program's entry, not the interpreter's.
   uint64_t phdr;
   uint64_t phnum;
+  uint64_t base;   // AT_BASE: the interpreter's load address, or 0.
 };
 
 // Builds the initial stack as fs/exec.c and fs/binfmt_elf.c
@@ -167,7 +309,7 @@ ErrorOr<uint64_t> BuildStack(const ExecRequest& req, const ImageInfo& image,
   aux(AT_PHDR, image.phdr);
   aux(AT_PHENT, sizeof(Elf64_Phdr));
   aux(AT_PHNUM, image.phnum);
-  aux(AT_BASE, 0);
+  aux(AT_BASE, image.base);
   aux(AT_FLAGS, 0);
   aux(AT_ENTRY, image.entry);
   aux(AT_UID, req.uid);
@@ -207,83 +349,49 @@ ErrorOr<uint64_t> BuildStack(const ExecRequest& req, const ImageInfo& image,
 
 ErrorOr<LoadResult> LoadElf(ExecutableSource& source, const ExecRequest& request,
                             MemoryManager& mm, std::string* interpreter) {
-  Elf64_Ehdr eh;
-  TRY_VOID(ReadExact(source, 0, &eh, sizeof(eh)));
-  TRY_VOID(CheckHeader(eh));
-  std::vector<Elf64_Phdr> phdrs(eh.e_phnum);
-  TRY_VOID(ReadExact(source, eh.e_phoff, phdrs.data(), eh.e_phnum * sizeof(Elf64_Phdr)));
-
-  std::vector<const Elf64_Phdr*> loads;
-  const Elf64_Phdr* phdr_seg = nullptr;
-  int stack_prot = PROT_READ | PROT_WRITE;
+  ElfFile elf;
+  TRY_VOID(ReadElf(source, &elf));
   LoadResult result;
-  for (const Elf64_Phdr& ph : phdrs) {
-    switch (ph.p_type) {
-      case PT_LOAD:
-        loads.push_back(&ph);
-        break;
-      case PT_PHDR:
-        phdr_seg = &ph;
-        break;
-      case PT_GNU_STACK:
-        // Without PT_GNU_STACK an x86-64 program gets a non-executable stack.
-        if (ph.p_flags & PF_X) stack_prot |= PROT_EXEC;
-        break;
-      case PT_INTERP: {
-        if (ph.p_filesz < 2 || ph.p_filesz > kMaxInterpLen) return Errno{ENOEXEC};
-        std::string path(ph.p_filesz, '\0');
-        TRY_VOID(ReadExact(source, ph.p_offset, path.data(), path.size()));
-        if (path.back() != '\0') return Errno{ENOEXEC};
-        path.pop_back();
-        result.interpreter = std::move(path);
-        break;
-      }
-      default:
-        break;
-    }
-  }
-  TRY_VOID(CheckLoads(loads));
-  if (!result.interpreter.empty()) {
-    if (interpreter != nullptr) *interpreter = result.interpreter;
-    // Loading the interpreter needs the file system; not yet.
-    return Errno{ENOEXEC};
+  result.interpreter = elf.interpreter;
+  std::unique_ptr<ExecutableSource> interp_source;
+  ElfFile interp;
+  if (!elf.interpreter.empty()) {
+    if (interpreter != nullptr) *interpreter = elf.interpreter;
+    if (!request.open_interpreter) return Errno{ENOEXEC};
+    interp_source = TRY(request.open_interpreter(elf.interpreter));
+    // binfmt_elf: an interpreter that is not a loadable ELF for this
+    // machine is ELIBBAD. Its own PT_INTERP, if any, is ignored.
+    if (!ReadElf(*interp_source, &interp).ok()) return Errno{ELIBBAD};
   }
 
-  // ET_DYN without an interpreter (static-pie) goes to ELF_ET_DYN_BASE.
+  // ET_DYN goes to ELF_ET_DYN_BASE, with or without an interpreter.
   const uint64_t bias =
-      eh.e_type == ET_DYN ? layout::kPieBase - PageRoundDown(loads.front()->p_vaddr) : 0;
-  uint64_t mapped_end = 0, highest = 0;
-  int last_prot = 0;
-  for (const Elf64_Phdr* ph : loads) {
-    TRY_VOID(LoadSegment(source, *ph, bias, request.filename, &mapped_end, &last_prot, mm));
-    highest = std::max(highest, bias + ph->p_vaddr + ph->p_memsz);
-  }
-
-  uint64_t phdr_addr = 0;
-  if (phdr_seg != nullptr) {
-    phdr_addr = bias + phdr_seg->p_vaddr;
-  } else {
-    for (const Elf64_Phdr* ph : loads) {
-      if (ph->p_offset <= eh.e_phoff && eh.e_phoff < ph->p_offset + ph->p_filesz) {
-        phdr_addr = bias + ph->p_vaddr + (eh.e_phoff - ph->p_offset);
-        break;
-      }
-    }
-  }
-  result.entry = bias + eh.e_entry;
+      elf.eh.e_type == ET_DYN ? layout::kPieBase - PageRoundDown(elf.loads.front()->p_vaddr)
+                              : 0;
+  const uint64_t highest = TRY(MapImage(source, elf, bias, request.filename, mm));
+  const uint64_t phdr_addr = PhdrAddress(elf, bias);
+  result.program_entry = bias + elf.eh.e_entry;
+  result.entry = result.program_entry;
   result.brk_start = PageRoundUp(highest);
   mm.SetBrkStart(UserAddr(result.brk_start));
 
   MmapRequest stack;
   stack.addr = UserAddr(layout::kStackTop - kStackSize);
   stack.length = kStackSize;
-  stack.prot = stack_prot;
+  stack.prot = elf.stack_prot;
   stack.fixed_noreplace = true;
   stack.grows_down = true;
   stack.name = "[stack]";
   TRY(mm.MMap(stack));
+
+  if (interp_source != nullptr) {
+    result.interp_base = TRY(LoadInterpreter(*interp_source, interp, elf.interpreter, mm));
+    result.entry = result.interp_base + interp.eh.e_entry;
+  }
   result.stack_pointer = TRY(BuildStack(
-      request, ImageInfo{result.entry, phdr_addr, eh.e_phnum}, layout::kStackTop, mm));
+      request,
+      ImageInfo{result.program_entry, phdr_addr, elf.eh.e_phnum, result.interp_base},
+      layout::kStackTop, mm));
   return result;
 }
 

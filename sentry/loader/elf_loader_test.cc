@@ -37,6 +37,35 @@ class MemorySource : public ExecutableSource {
   std::vector<uint8_t> bytes_;
 };
 
+// A source that also offers itself as a Mappable, so segments are mapped
+// privately and paged in on demand; counts the pages read.
+class MappableSource : public ExecutableSource, public Mappable {
+ public:
+  explicit MappableSource(std::vector<uint8_t> bytes) : bytes_(std::move(bytes)) {}
+  ErrorOr<uint64_t> ReadAt(uint64_t offset, void* buf, uint64_t len) override {
+    if (offset >= bytes_.size()) return uint64_t{0};
+    const uint64_t n = std::min<uint64_t>(len, bytes_.size() - offset);
+    std::memcpy(buf, bytes_.data() + offset, n);
+    return n;
+  }
+  std::shared_ptr<Mappable> mappable() override {
+    // Not owned: the test keeps the source alive longer than the mm.
+    return std::shared_ptr<Mappable>(std::shared_ptr<Mappable>(), this);
+  }
+  ErrorOr<uint64_t> ReadPages(uint64_t offset, uint8_t* dst, uint64_t len) override {
+    if (offset >= PageRoundUp(bytes_.size())) return Errno{EFAULT};
+    const uint64_t n = std::min<uint64_t>(len, bytes_.size() - offset);
+    std::memcpy(dst, bytes_.data() + offset, n);
+    std::memset(dst + n, 0, len - n);
+    pages_read += PageRoundUp(n) / kPageSize;
+    return std::min(len, PageRoundUp(n));
+  }
+  uint64_t pages_read = 0;
+
+ private:
+  std::vector<uint8_t> bytes_;
+};
+
 std::optional<std::vector<uint8_t>> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
@@ -44,6 +73,9 @@ std::optional<std::vector<uint8_t>> ReadFile(const std::string& path) {
 }
 
 class ElfLoaderTest : public ::testing::Test {
+ public:
+  MemoryManager& mm() { return *mm_; }
+
  protected:
   void SetUp() override {
     mf_ = std::move(MemoryFile::Create()).value();
@@ -252,6 +284,93 @@ TEST_F(ElfLoaderTest, DynamicProgramReportsInterpreter) {
   EXPECT_EQ(mm_->VirtualSize(), 0u);  // Nothing was mapped.
 }
 
+uint64_t AuxValue(ElfLoaderTest* t, uint64_t sp, uint64_t type);
+
+TEST_F(ElfLoaderTest, DynamicProgramLoadsItsInterpreter) {
+  auto prog = ReadFile("/bin/true");
+  auto ld = ReadFile("/lib64/ld-linux-x86-64.so.2");
+  if (!prog || !ld) GTEST_SKIP() << "no dynamic /bin/true or ld-linux";
+  Elf64_Ehdr peh, ieh;
+  std::memcpy(&peh, prog->data(), sizeof(peh));
+  std::memcpy(&ieh, ld->data(), sizeof(ieh));
+  ASSERT_EQ(peh.e_type, ET_DYN);
+  ASSERT_EQ(ieh.e_type, ET_DYN);
+
+  MemorySource src(*prog);
+  ExecRequest req = Request("/bin/true");
+  std::string opened;
+  req.open_interpreter =
+      [&](const std::string& path) -> ErrorOr<std::unique_ptr<ExecutableSource>> {
+    opened = path;
+    return std::unique_ptr<ExecutableSource>(std::make_unique<MemorySource>(*ld));
+  };
+  ErrorOr<LoadResult> r = LoadElf(src, req, *mm_);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(opened, "/lib64/ld-linux-x86-64.so.2");
+  EXPECT_EQ(r->interpreter, opened);
+  // The program at ELF_ET_DYN_BASE; the interpreter below the mmap base,
+  // where the thread starts; auxv tells ld.so both.
+  EXPECT_EQ(r->program_entry, layout::kPieBase + peh.e_entry);
+  EXPECT_NE(r->interp_base, 0u);
+  EXPECT_LT(r->interp_base, layout::kMmapTop);
+  EXPECT_EQ(r->interp_base % kPageSize, 0u);
+  EXPECT_EQ(r->entry, r->interp_base + ieh.e_entry);
+  EXPECT_EQ(AuxValue(this, r->stack_pointer, AT_BASE), r->interp_base);
+  EXPECT_EQ(AuxValue(this, r->stack_pointer, AT_ENTRY), r->program_entry);
+  uint8_t magic[4];
+  ASSERT_TRUE(mm_->CopyIn(UserAddr(r->interp_base), magic, 4).ok());
+  EXPECT_EQ(0, std::memcmp(magic, ELFMAG, 4));
+  EXPECT_THAT(mm_->MapsText(), HasSubstr("/lib64/ld-linux-x86-64.so.2"));
+}
+
+TEST_F(ElfLoaderTest, MissingOrBrokenInterpreterFailsTheLoad) {
+  auto prog = ReadFile("/bin/true");
+  if (!prog) GTEST_SKIP() << "no dynamic /bin/true";
+  MemorySource src(*prog);
+  ExecRequest req = Request("/bin/true");
+  req.open_interpreter =
+      [](const std::string&) -> ErrorOr<std::unique_ptr<ExecutableSource>> {
+    return Errno{ENOENT};
+  };
+  ErrorOr<LoadResult> r = LoadElf(src, req, *mm_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), ENOENT);
+  NewMm();
+  req.open_interpreter =
+      [](const std::string&) -> ErrorOr<std::unique_ptr<ExecutableSource>> {
+    return std::unique_ptr<ExecutableSource>(
+        std::make_unique<MemorySource>(std::vector<uint8_t>(64, 'x')));
+  };
+  r = LoadElf(src, req, *mm_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), ELIBBAD);
+}
+
+TEST_F(ElfLoaderTest, MappableSegmentsArePagedInOnDemand) {
+  auto bytes = ReadFile(MOAT_STATIC_PIE_PATH);
+  ASSERT_TRUE(bytes);
+  MappableSource src(*bytes);
+  ErrorOr<LoadResult> r = LoadElf(src, Request("/pie"), *mm_);
+  ASSERT_TRUE(r.ok()) << r.error();
+  // Only the partial pages before a bss were touched (to zero their tail).
+  const uint64_t after_load = src.pages_read;
+  EXPECT_LT(after_load, PageRoundUp(bytes->size()) / kPageSize);
+  // Every PT_LOAD reads back as the file, with its bss zero.
+  Elf64_Ehdr eh;
+  std::memcpy(&eh, bytes->data(), sizeof(eh));
+  for (int i = 0; i < eh.e_phnum; ++i) {
+    Elf64_Phdr ph;
+    std::memcpy(&ph, bytes->data() + eh.e_phoff + i * sizeof(ph), sizeof(ph));
+    if (ph.p_type != PT_LOAD) continue;
+    std::vector<uint8_t> mem(ph.p_memsz);
+    ASSERT_TRUE(mm_->CopyIn(UserAddr(layout::kPieBase + ph.p_vaddr), mem.data(),
+                            mem.size()).ok());
+    EXPECT_EQ(0, std::memcmp(mem.data(), bytes->data() + ph.p_offset, ph.p_filesz));
+    for (uint64_t j = ph.p_filesz; j < ph.p_memsz; ++j) ASSERT_EQ(mem[j], 0) << j;
+  }
+  EXPECT_GT(src.pages_read, after_load);
+}
+
 TEST_F(ElfLoaderTest, RejectsMalformedFiles) {
   auto good = ReadFile(MOAT_STATIC_PIE_PATH);
   ASSERT_TRUE(good);
@@ -305,6 +424,20 @@ TEST_F(ElfLoaderTest, RejectsMalformedFiles) {
               p->p_offset += b.size();
             }),
             ENOEXEC);
+}
+
+uint64_t AuxValue(ElfLoaderTest* t, uint64_t sp, uint64_t type) {
+  auto word = [&](uint64_t addr) {
+    uint64_t v = 0;
+    EXPECT_TRUE(t->mm().CopyIn(UserAddr(addr), &v, sizeof(v)).ok());
+    return v;
+  };
+  uint64_t p = sp + 8 * (word(sp) + 2);  // Past argc, argv and its NULL.
+  while (word(p) != 0) p += 8;           // envp.
+  for (p += 8; word(p) != AT_NULL; p += 16) {
+    if (word(p) == type) return word(p + 8);
+  }
+  return ~0ull;
 }
 
 TEST_F(ElfLoaderTest, ArgumentsBeyondTheLimitAreE2big) {

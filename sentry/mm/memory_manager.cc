@@ -54,6 +54,7 @@ void MemoryManager::SplitVmaLocked(uint64_t addr) {
   if (it == vmas_.end() || it->first == addr) return;
   Vma tail = it->second;
   if (tail.has_backing) tail.backing_offset += addr - it->first;
+  if (tail.mappable) tail.file_offset += addr - it->first;
   it->second.end = addr;
   vmas_.emplace(addr, std::move(tail));
 }
@@ -70,12 +71,15 @@ void MemoryManager::SplitPmaLocked(uint64_t addr) {
 namespace {
 
 // Linux merges adjacent anonymous VMAs with identical flags (vma_merge);
-// shared memory only when it continues the same backing, as for a shmem
-// file at contiguous offsets.
+// shared memory and file mappings only when they continue the same backing
+// (the same file at contiguous offsets).
 bool CanMerge(const Vma& a, uint64_t a_start, const Vma& b) {
   if (a.prot != b.prot || a.max_prot != b.max_prot || a.shared != b.shared ||
       a.grows_down != b.grows_down || a.has_backing != b.has_backing ||
-      a.name != b.name) {
+      a.mappable != b.mappable || a.name != b.name) {
+    return false;
+  }
+  if (a.mappable && a.file_offset + (a.end - a_start) != b.file_offset) {
     return false;
   }
   return !a.has_backing || a.backing_offset + (a.end - a_start) == b.backing_offset;
@@ -209,12 +213,19 @@ ErrorOr<void> MemoryManager::MapPmasLocked(uint64_t start, uint64_t end) {
 }
 
 ErrorOr<void> MemoryManager::BackRangeLocked(uint64_t start, uint64_t end) {
+  // File pages first: this may drop mu_. From its last check on, mu_ stays
+  // held, so the loop below sees every file page of the range backed.
+  TRY_VOID(PageInRangeLocked(start, end));
   for (uint64_t s = start; s < end;) {
     auto vit = FindVmaLocked(s);
-    MOAT_CHECK(vit != vmas_.end());
+    if (vit == vmas_.end()) return Errno{EFAULT};  // Unmapped meanwhile.
     const Vma& vma = vit->second;
     const uint64_t vma_start = vit->first;
     const uint64_t e = std::min(end, vma.end);
+    if (vma.mappable) {
+      s = e;
+      continue;
+    }
     // Fill the holes between PMAs in [s, e).
     auto pit = pmas_.upper_bound(s);
     if (pit != pmas_.begin() && std::prev(pit)->second.end > s) --pit;
@@ -273,16 +284,31 @@ ErrorOr<void> MemoryManager::BreakCowLocked(uint64_t start, uint64_t end) {
   return {};
 }
 
-int MemoryManager::HandleFault(UserAddr addr, int access) {
+FaultResult MemoryManager::HandleFault(UserAddr addr, int access) {
+  constexpr FaultResult kServed{};
+  constexpr FaultResult kMapErr{SIGSEGV, SEGV_MAPERR};
+  constexpr FaultResult kAccErr{SIGSEGV, SEGV_ACCERR};
   absl::MutexLock lock(&mu_);
   const uint64_t page = PageRoundDown(addr.value());
   auto vit = FindVmaLocked(page);
-  if (vit == vmas_.end()) return SEGV_MAPERR;
+  if (vit == vmas_.end()) return kMapErr;
   const Vma& vma = vit->second;
   if (!mm_internal::Allows(vma.prot, access == 0 ? PROT_READ : access)) {
-    return SEGV_ACCERR;
+    return kAccErr;
   }
   auto pit = FindPmaLocked(page);
+  if (pit == pmas_.end() && vma.mappable) {
+    // Read ahead to the end of the fault window (clipped by PageInLocked).
+    const uint64_t limit =
+        std::min((page | (mm_internal::kFaultWindow - 1)) + 1, vma.end);
+    if (auto r = PageInLocked(page, limit); !r.ok()) {
+      // Past EOF (or an I/O error): mmap(2) "SIGBUS".
+      return FaultResult{SIGBUS, BUS_ADRERR};
+    }
+    // mu_ was dropped: if the VMA changed meanwhile nothing was installed,
+    // and the application faults again on the new mapping.
+    return kServed;
+  }
   if (pit == pmas_.end()) {
     // Widen to an aligned window, clipped to the VMA and to backed
     // neighbours, so that sequential touches trap once per window.
@@ -294,25 +320,25 @@ int MemoryManager::HandleFault(UserAddr addr, int access) {
     if (auto r = BackRangeLocked(start, end); !r.ok()) {
       Log("sentry").warn("fault at {:#x}: backing failed: errno {}", addr.value(),
                          r.error());
-      return SEGV_MAPERR;
+      return kMapErr;
     }
-    return 0;
+    return kServed;
   }
   const bool writable = (vma.prot & PROT_WRITE) != 0;
   if (pit->second.cow && writable && (access == 0 || (access & PROT_WRITE))) {
     if (auto r = BreakCowLocked(page, page + kPageSize); !r.ok()) {
       Log("sentry").warn("fault at {:#x}: copy-on-write failed: errno {}",
                          addr.value(), r.error());
-      return SEGV_MAPERR;
+      return kMapErr;
     }
-    return 0;
+    return kServed;
   }
   // Already mapped with every right the VMA grants: a real violation when
   // the platform cannot tell the access (e.g. a write to read-only memory).
-  if (access == 0) return SEGV_ACCERR;
+  if (access == 0) return kAccErr;
   // An allowed access to a backed page: the platform lost the mapping (or
   // never got it); map it again.
-  return MapPmasLocked(page, page + kPageSize).ok() ? 0 : SEGV_MAPERR;
+  return MapPmasLocked(page, page + kPageSize).ok() ? kServed : kMapErr;
 }
 
 ErrorOr<std::unique_ptr<MemoryManager>> MemoryManager::Fork(
@@ -356,7 +382,8 @@ std::string MemoryManager::MapsText() const {
     std::string line = absl::StrFormat(
         "%08x-%08x %c%c%c%c %08x %02x:%02x %u ", start, vma.end,
         vma.prot & PROT_READ ? 'r' : '-', vma.prot & PROT_WRITE ? 'w' : '-',
-        vma.prot & PROT_EXEC ? 'x' : '-', vma.shared ? 's' : 'p', 0, 0, 0, 0);
+        vma.prot & PROT_EXEC ? 'x' : '-', vma.shared ? 's' : 'p',
+        vma.mappable ? vma.file_offset : 0, 0, 0, 0);
     std::string name = vma.name;
     // Linux shows shared anonymous memory as its shmem file.
     if (name.empty() && vma.shared) name = "/dev/zero (deleted)";

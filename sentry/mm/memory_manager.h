@@ -8,8 +8,14 @@
 // CopyOut / ZeroOut / ForEachBlock, which check VMA protections and fail
 // with EFAULT rather than touching anything unmapped.
 //
-// Thread-safe: every public method takes mu_. Lock order: mu_, then the
-// MemoryFile's lock; AddressSpace calls are made with mu_ held.
+// File mappings (Vma::mappable) get their pages from a Mappable, which is
+// called with mu_ RELEASED (file systems lock their data before mu_): the
+// MemoryManager notes what it needs, drops mu_, fetches the pages, retakes
+// mu_ and installs them only if the VMA still wants them.
+//
+// Thread-safe: every public method takes mu_. Lock order: file-system data
+// locks, then mu_, then the MemoryFile's lock; AddressSpace calls are made
+// with mu_ held.
 #ifndef MOAT_SENTRY_MM_MEMORY_MANAGER_H_
 #define MOAT_SENTRY_MM_MEMORY_MANAGER_H_
 
@@ -18,6 +24,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/btree_map.h"
@@ -26,6 +33,7 @@
 #include "platform/platform.h"
 #include "sentry/arch/user_addr.h"
 #include "sentry/base/error_or.h"
+#include "sentry/mm/mappable.h"
 #include "sentry/mm/memory_file.h"
 
 namespace moat {
@@ -42,6 +50,12 @@ struct Vma {
   // allocated at mmap time (offset of the VMA's first byte).
   bool has_backing = false;
   uint64_t backing_offset = 0;
+  // For file mappings: the file, and the file offset of the VMA's first
+  // byte. Private file pages are copied in on first touch and are then
+  // ordinary private memory (copy-on-write across fork); shared ones are the
+  // file's own pages (Mappable::TranslateShared).
+  std::shared_ptr<Mappable> mappable;
+  uint64_t file_offset = 0;
   std::string name;       // "[heap]", "[stack]", or a file path, for maps.
 };
 
@@ -58,10 +72,25 @@ struct MmapRequest {
   int prot = 0;           // PROT_*.
   bool fixed = false;     // MAP_FIXED: replace what is there.
   bool fixed_noreplace = false;  // MAP_FIXED_NOREPLACE: EEXIST if occupied.
-  bool shared = false;    // MAP_SHARED (anonymous).
+  bool shared = false;    // MAP_SHARED.
   bool grows_down = false;
   bool populate = false;  // MAP_POPULATE: back and map now.
+  // A file mapping (null: anonymous) of the file from `offset` (page
+  // aligned). `max_prot`: what mprotect may grant later (a shared mapping
+  // of a file not open for writing never gets PROT_WRITE).
+  std::shared_ptr<Mappable> mappable;
+  uint64_t offset = 0;
+  int max_prot = PROT_READ | PROT_WRITE | PROT_EXEC;
   std::string name;
+};
+
+// How a fault ended: served (signo 0), or the signal to force with its
+// si_code (SIGSEGV SEGV_MAPERR/SEGV_ACCERR, SIGBUS BUS_ADRERR past the end
+// of a mapped file).
+struct FaultResult {
+  int signo = 0;
+  int code = 0;
+  bool served() const { return signo == 0; }
 };
 
 class MemoryManager {
@@ -75,10 +104,11 @@ class MemoryManager {
   platform::AddressSpace& address_space() { return *as_; }
   MemoryFile& memory_file() { return mf_; }
 
-  // mmap(2) for anonymous memory, with Linux's errors: EINVAL for a zero or
-  // unaligned request, ENOMEM when no room is left, EEXIST for
-  // fixed_noreplace over a mapping. Without `fixed`, the hint is used when
-  // free, else the highest free range below layout::kMmapTop.
+  // mmap(2) of anonymous memory or of a Mappable, with Linux's errors:
+  // EINVAL for a zero or unaligned request, ENOMEM when no room is left,
+  // EEXIST for fixed_noreplace over a mapping. Without `fixed`, the hint is
+  // used when free, else the highest free range below layout::kMmapTop.
+  // The caller checked the file's access mode (mmap(2) EACCES).
   ErrorOr<UserAddr> MMap(const MmapRequest& request);
   // munmap(2). Unmapping nothing is not an error.
   ErrorOr<void> MUnmap(UserAddr addr, uint64_t length);
@@ -91,6 +121,14 @@ class MemoryManager {
   // zeroes); other advice is accepted and ignored where Linux allows that.
   ErrorOr<void> MAdvise(UserAddr addr, uint64_t length, int advice);
 
+  // msync(2): EINVAL for bad flags or an unaligned address, ENOMEM when
+  // part of the range is unmapped. Shared file pages are the file's own
+  // pages, so there is nothing to write back.
+  ErrorOr<void> MSync(UserAddr addr, uint64_t length, int flags);
+  // mincore(2): one byte per page of [addr, addr+length), bit 0 set when
+  // the page is backed. ENOMEM when part of the range is unmapped.
+  ErrorOr<std::vector<uint8_t>> Mincore(UserAddr addr, uint64_t length);
+
   // brk(2): sets the program break if it can, returns the break in force.
   UserAddr Brk(UserAddr requested);
   // Called by the loader: the heap starts (empty) at `start`.
@@ -100,9 +138,10 @@ class MemoryManager {
   // cut traps), or breaks copy-on-write. `access` is PROT_* bits of the
   // access, or 0 when the platform cannot tell (then any access the VMA
   // allows is assumed; a fault on a page already mapped with every right the
-  // VMA grants is a real violation). Returns 0 when served, else the SIGSEGV
-  // si_code to deliver: SEGV_MAPERR (no VMA) or SEGV_ACCERR (not allowed).
-  int HandleFault(UserAddr addr, int access);
+  // VMA grants is a real violation). Returns the signal to force, if any:
+  // SIGSEGV SEGV_MAPERR (no VMA) or SEGV_ACCERR (not allowed), SIGBUS
+  // BUS_ADRERR for a file page past EOF (or a file read error).
+  FaultResult HandleFault(UserAddr addr, int access);
 
   // Copies between application memory and the sentry. EFAULT when any byte
   // is unmapped or lacks PROT_READ (CopyIn) / PROT_WRITE (CopyOut, ZeroOut).
@@ -176,9 +215,24 @@ class MemoryManager {
   // (Re)maps the PMAs intersecting [start, end) in the AddressSpace.
   ErrorOr<void> MapPmasLocked(uint64_t start, uint64_t end)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Backs every unbacked page of [start, end) and maps it.
+  // Backs every unbacked page of [start, end) and maps it. Pages of file
+  // VMAs are paged in first (see PageInLocked), which may drop mu_; EFAULT
+  // if VMAs no longer cover the range afterwards.
   // Precondition: VMAs cover [start, end).
   ErrorOr<void> BackRangeLocked(uint64_t start, uint64_t end)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The first page of [start, end) in a file VMA that has no PMA, or end.
+  uint64_t FirstMissingFilePageLocked(uint64_t start, uint64_t end)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Pages in from the file the unbacked pages of the file VMA containing
+  // `page`, from `page` up to `limit` (at most a fault window). RELEASES mu_
+  // while the Mappable runs and retakes it; installs what it fetched only
+  // where the VMA is still the same mapping and nothing got backed
+  // meanwhile. EFAULT when `page` is past EOF.
+  ErrorOr<void> PageInLocked(uint64_t page, uint64_t limit)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Pages in every missing file page of [start, end) (may drop mu_).
+  ErrorOr<void> PageInRangeLocked(uint64_t start, uint64_t end)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Gives every cow page of [start, end) its own copy (or takes it over).
   ErrorOr<void> BreakCowLocked(uint64_t start, uint64_t end)
@@ -201,8 +255,10 @@ class MemoryManager {
   ErrorOr<void> MoveLocked(uint64_t old_start, uint64_t len, uint64_t new_start,
                            bool keep_old) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Maps [start, end) (free) like `like` (same prot, flags, name); shared
-  // memory gets fresh backing.
-  ErrorOr<void> ExtendLikeLocked(const Vma& like, uint64_t start, uint64_t end)
+  // anonymous memory gets fresh backing; a file mapping continues the file
+  // `file_delta` bytes past like.file_offset.
+  ErrorOr<void> ExtendLikeLocked(const Vma& like, uint64_t start, uint64_t end,
+                                 uint64_t file_delta)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   MemoryFile& mf_;

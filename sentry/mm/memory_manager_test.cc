@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -217,14 +218,14 @@ TEST_F(MemoryManagerTest, FaultBacksWidenedWindowClippedToVma) {
   // A VMA from 12 KiB into a 64 KiB window to 20 KiB past its end.
   const uint64_t start = kBase + 3 * kPageSize;
   MapFixed(start, 18 * kPageSize, PROT_READ | PROT_EXEC);
-  EXPECT_EQ(mm_->HandleFault(UserAddr(start + 5 * kPageSize + 8), PROT_READ), 0);
+  EXPECT_EQ(mm_->HandleFault(UserAddr(start + 5 * kPageSize + 8), PROT_READ).code, 0);
   // Backed from the VMA start to the end of the aligned 64 KiB window.
   EXPECT_EQ(mm_->ResidentSize(), 13 * kPageSize);
   EXPECT_EQ(as_->ProtAt(start), PROT_READ | PROT_EXEC);
   EXPECT_EQ(as_->ProtAt(kBase + 15 * kPageSize), PROT_READ | PROT_EXEC);
   EXPECT_EQ(as_->ProtAt(kBase + 16 * kPageSize), -1);
   // The next window stops at the VMA end.
-  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase + 17 * kPageSize), PROT_EXEC), 0);
+  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase + 17 * kPageSize), PROT_EXEC).code, 0);
   EXPECT_EQ(mm_->ResidentSize(), 18 * kPageSize);
   EXPECT_EQ(as_->ProtAt(kBase + 20 * kPageSize), PROT_READ | PROT_EXEC);
   EXPECT_EQ(as_->ProtAt(kBase + 21 * kPageSize), -1);
@@ -235,7 +236,7 @@ TEST_F(MemoryManagerTest, FaultWindowClippedToBackedNeighbours) {
   Write(kBase + 2 * kPageSize, "a");   // Backs page 2 only.
   Write(kBase + 10 * kPageSize, "b");  // And page 10.
   EXPECT_EQ(mm_->ResidentSize(), 2 * kPageSize);
-  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase + 5 * kPageSize), PROT_WRITE), 0);
+  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase + 5 * kPageSize), PROT_WRITE).code, 0);
   EXPECT_EQ(mm_->ResidentSize(), 9 * kPageSize);  // Pages 2..10.
   EXPECT_EQ(Read(kBase + 2 * kPageSize, 1), "a");
   EXPECT_EQ(Read(kBase + 10 * kPageSize, 1), "b");
@@ -244,16 +245,16 @@ TEST_F(MemoryManagerTest, FaultWindowClippedToBackedNeighbours) {
 TEST_F(MemoryManagerTest, FaultErrors) {
   MapFixed(kBase, kPageSize, PROT_READ);
   MapFixed(kBase + kPageSize, kPageSize, PROT_NONE);
-  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase - 1), PROT_READ), SEGV_MAPERR);
-  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase), PROT_WRITE), SEGV_ACCERR);
-  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase), PROT_EXEC), SEGV_ACCERR);
-  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase + kPageSize), PROT_READ), SEGV_ACCERR);
-  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase + kPageSize), 0), SEGV_ACCERR);
+  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase - 1), PROT_READ).code, SEGV_MAPERR);
+  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase), PROT_WRITE).code, SEGV_ACCERR);
+  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase), PROT_EXEC).code, SEGV_ACCERR);
+  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase + kPageSize), PROT_READ).code, SEGV_ACCERR);
+  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase + kPageSize), 0).code, SEGV_ACCERR);
   // Unknown access: the first fault backs the page; a second one on a page
   // already mapped with every right the VMA grants is a violation.
-  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase), 0), 0);
+  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase), 0).code, 0);
   EXPECT_EQ(as_->ProtAt(kBase), PROT_READ);
-  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase), 0), SEGV_ACCERR);
+  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase), 0).code, SEGV_ACCERR);
 }
 
 // --- copies ---------------------------------------------------------------
@@ -463,7 +464,7 @@ TEST_F(MemoryManagerTest, WriteFaultCopiesSharedCowPage) {
   EXPECT_EQ(as_->ProtAt(kBase), PROT_READ);
   EXPECT_EQ(cas->ProtAt(kBase), PROT_READ);
   // A write fault in the child (unknown access, as under ptrace) copies.
-  EXPECT_EQ(child->HandleFault(UserAddr(kBase + 3), 0), 0);
+  EXPECT_EQ(child->HandleFault(UserAddr(kBase + 3), 0).code, 0);
   EXPECT_NE(cas->pages.at(kBase).offset, shared_off);
   EXPECT_EQ(cas->ProtAt(kBase), kRW);
   EXPECT_EQ(mf_->RefCount(shared_off), 1u);
@@ -473,7 +474,7 @@ TEST_F(MemoryManagerTest, WriteFaultCopiesSharedCowPage) {
   ASSERT_TRUE(child->CopyIn(UserAddr(kBase), got.data(), 6).ok());
   EXPECT_EQ(got, "child!");
   // The parent is now the only user: its write fault takes the page over.
-  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase), PROT_WRITE), 0);
+  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase), PROT_WRITE).code, 0);
   EXPECT_EQ(as_->pages.at(kBase).offset, shared_off);
   EXPECT_EQ(as_->ProtAt(kBase), kRW);
   // The second page is still shared; CopyOut breaks it too.
@@ -492,7 +493,7 @@ TEST_F(MemoryManagerTest, ManualIncRefMakesWriteCopy) {
   const uint64_t off = as_->pages.at(kBase).offset;
   mf_->IncRef(off, kPageSize);  // A third holder.
   child.reset();
-  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase), PROT_WRITE), 0);
+  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase), PROT_WRITE).code, 0);
   EXPECT_NE(as_->pages.at(kBase).offset, off);
   Write(kBase, "new!");
   EXPECT_EQ(std::string(reinterpret_cast<char*>(mf_->Data(off)), 4), "orig");
@@ -521,6 +522,135 @@ TEST_F(MemoryManagerTest, DestructorReleasesEverything) {
   Write(kBase + 16 * kPageSize, std::string(8 * kPageSize, 'd'));
   mm_.reset();
   EXPECT_EQ(mf_->AllocatedBytes(), 0u);
+}
+
+// A file for file-mapping tests: `data` bytes; shared pages are its own
+// MemoryFile pages, allocated on first use like tmpfs.
+class FakeFile : public Mappable {
+ public:
+  FakeFile(MemoryFile& mf, std::string data) : mf_(mf), data_(std::move(data)) {}
+  ~FakeFile() override {
+    for (auto& [index, offset] : pages_) mf_.DecRef(offset, kPageSize);
+  }
+  ErrorOr<uint64_t> ReadPages(uint64_t offset, uint8_t* dst, uint64_t len) override {
+    if (offset >= PageRoundUp(data_.size())) return Errno{EFAULT};
+    const uint64_t n = std::min<uint64_t>(len, data_.size() - offset);
+    std::memcpy(dst, data_.data() + offset, n);
+    std::memset(dst + n, 0, len - n);
+    ++reads;
+    return std::min(len, PageRoundUp(n));
+  }
+  ErrorOr<uint64_t> TranslateShared(uint64_t offset) override {
+    if (offset >= PageRoundUp(data_.size())) return Errno{EFAULT};
+    auto it = pages_.find(offset / kPageSize);
+    if (it == pages_.end()) {
+      const uint64_t page = TRY(mf_.Allocate(kPageSize));
+      const uint64_t n = std::min<uint64_t>(kPageSize, data_.size() - offset);
+      std::memcpy(mf_.Data(page), data_.data() + offset, n);
+      it = pages_.emplace(offset / kPageSize, page).first;
+    }
+    mf_.IncRef(it->second, kPageSize);
+    return it->second;
+  }
+  // The shared page's current contents.
+  std::string SharedPage(uint64_t index) {
+    auto it = pages_.find(index);
+    if (it == pages_.end()) return "";
+    return std::string(reinterpret_cast<char*>(mf_.Data(it->second)), kPageSize);
+  }
+  int reads = 0;
+
+ private:
+  MemoryFile& mf_;
+  std::string data_;
+  std::map<uint64_t, uint64_t> pages_;
+};
+
+class FileMappingTest : public MemoryManagerTest {
+ protected:
+  uint64_t MapFile(std::shared_ptr<Mappable> file, uint64_t len, uint64_t offset,
+                   bool shared, int prot = kRW) {
+    MmapRequest r;
+    r.addr = UserAddr(kBase);
+    r.length = len;
+    r.prot = prot;
+    r.fixed = true;
+    r.shared = shared;
+    r.mappable = std::move(file);
+    r.offset = offset;
+    r.name = "/tmp/file";
+    ErrorOr<UserAddr> got = mm_->MMap(r);
+    EXPECT_TRUE(got.ok()) << got.error();
+    return got.ok() ? got->value() : 0;
+  }
+  static std::string Pattern(uint64_t len) {
+    std::string s(len, '\0');
+    for (uint64_t i = 0; i < len; ++i) s[i] = static_cast<char>('a' + i % 26);
+    return s;
+  }
+};
+
+TEST_F(FileMappingTest, PrivatePagesComeFromTheFileOnFirstTouch) {
+  const std::string data = Pattern(2 * kPageSize + 10);
+  auto file = std::make_shared<FakeFile>(*mf_, data);
+  MapFile(file, 4 * kPageSize, 0, /*shared=*/false);
+  EXPECT_EQ(file->reads, 0);
+  EXPECT_EQ(mm_->ResidentSize(), 0u);
+  EXPECT_TRUE(mm_->HandleFault(UserAddr(kBase + 5), PROT_READ).served());
+  EXPECT_EQ(Read(kBase, data.size()), data);
+  // Zero after EOF in the last page; SIGBUS and EFAULT past it.
+  EXPECT_EQ(Read(kBase + data.size(), kPageSize - 10), std::string(kPageSize - 10, '\0'));
+  FaultResult past = mm_->HandleFault(UserAddr(kBase + 3 * kPageSize), PROT_READ);
+  EXPECT_EQ(past.signo, SIGBUS);
+  EXPECT_EQ(past.code, BUS_ADRERR);
+  EXPECT_EQ(CopyInError(kBase + 3 * kPageSize - 1, 2), EFAULT);
+  EXPECT_THAT(mm_->MapsText(), HasSubstr("/tmp/file"));
+}
+
+TEST_F(FileMappingTest, PrivateWritesDoNotReachTheFileAndForkCopiesOnWrite) {
+  auto file = std::make_shared<FakeFile>(*mf_, Pattern(kPageSize));
+  MapFile(file, kPageSize, 0, /*shared=*/false);
+  Write(kBase, "XY");
+  EXPECT_EQ(Read(kBase, 3), "XYc");
+  auto child = std::move(mm_->Fork(std::make_unique<FakeAddressSpace>())).value();
+  ASSERT_TRUE(child->CopyOut(UserAddr(kBase), "Q", 1).ok());
+  EXPECT_EQ(Read(kBase, 3), "XYc");
+  // A dropped private page is read from the file again.
+  ASSERT_TRUE(mm_->MAdvise(UserAddr(kBase), kPageSize, MADV_DONTNEED).ok());
+  EXPECT_EQ(Read(kBase, 3), "abc");
+}
+
+TEST_F(FileMappingTest, SharedMappingsUseTheFilesPages) {
+  auto file = std::make_shared<FakeFile>(*mf_, Pattern(2 * kPageSize));
+  MapFile(file, 2 * kPageSize, kPageSize, /*shared=*/true);
+  Write(kBase + 1, "shared");
+  std::string want = Pattern(2 * kPageSize).substr(kPageSize, 8);
+  want.replace(1, 6, "shared");
+  EXPECT_EQ(file->SharedPage(1).substr(0, 8), want);
+  EXPECT_EQ(file->reads, 0);  // Never copied.
+  // Past EOF (file page 2) is SIGBUS.
+  EXPECT_EQ(mm_->HandleFault(UserAddr(kBase + kPageSize), PROT_READ).signo, SIGBUS);
+  auto child = std::move(mm_->Fork(std::make_unique<FakeAddressSpace>())).value();
+  ASSERT_TRUE(child->CopyOut(UserAddr(kBase), "C", 1).ok());
+  EXPECT_EQ(Read(kBase, 2), "Cs");
+}
+
+TEST_F(FileMappingTest, SplitsAndMremapKeepFileOffsets) {
+  auto file = std::make_shared<FakeFile>(*mf_, Pattern(8 * kPageSize));
+  MapFile(file, 4 * kPageSize, 0, /*shared=*/false, PROT_READ);
+  ASSERT_TRUE(mm_->MProtect(UserAddr(kBase + kPageSize), kPageSize, kRW).ok());
+  EXPECT_EQ(Read(kBase + 2 * kPageSize, 1)[0], 'a' + (2 * kPageSize) % 26);
+  EXPECT_THAT(mm_->MapsText(), HasSubstr("00002000 00:00 0"));
+  // Growing continues the file.
+  ErrorOr<UserAddr> moved =
+      mm_->MRemap(UserAddr(kBase + 2 * kPageSize), 2 * kPageSize, 4 * kPageSize,
+                  MREMAP_MAYMOVE, UserAddr());
+  ASSERT_TRUE(moved.ok()) << moved.error();
+  EXPECT_EQ(Read(moved->value() + 3 * kPageSize, 1)[0], 'a' + (5 * kPageSize) % 26);
+  ASSERT_TRUE(mm_->MSync(*moved, kPageSize, MS_SYNC).ok());
+  ErrorOr<std::vector<uint8_t>> core = mm_->Mincore(*moved, 4 * kPageSize);
+  ASSERT_TRUE(core.ok());
+  EXPECT_EQ((*core)[3], 1);
 }
 
 }  // namespace

@@ -36,6 +36,18 @@ ErrorOr<uint64_t> MemoryManager::WalkLocked(
     end = good;
   }
   const uint64_t page_start = PageRoundDown(start);
+  // File pages first: this may drop mu_, so the checks are made again
+  // after it. A page past the end of a mapped file ends the walk there
+  // (Linux's copy routines fault with EFAULT at the SIGBUS page).
+  if (!PageInRangeLocked(page_start, PageRoundUp(end)).ok()) {
+    end = std::min(end, FirstMissingFilePageLocked(page_start, PageRoundUp(end)));
+    if (!partial || end <= start) return Errno{EFAULT};
+  }
+  const uint64_t still_good = AccessiblePrefixLocked(start, end, access, ignore_prot);
+  if (still_good < end) {
+    if (!partial || still_good == start) return Errno{EFAULT};
+    end = still_good;
+  }
   const uint64_t page_end = PageRoundUp(end);
   TRY_VOID(BackRangeLocked(page_start, page_end));
   if (access & PROT_WRITE) TRY_VOID(BreakCowLocked(page_start, page_end));

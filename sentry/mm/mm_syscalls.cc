@@ -61,10 +61,16 @@ ErrorOr<UserAddr> MemoryManager::MMap(const MmapRequest& request) {
   Vma vma;
   vma.end = start + len;
   vma.prot = request.prot & kProtMask;
+  vma.max_prot = request.max_prot & kProtMask;
   vma.shared = request.shared;
   vma.grows_down = request.grows_down;
   vma.name = request.name;
-  if (request.shared) {
+  vma.mappable = request.mappable;
+  vma.file_offset = request.offset;
+  if (request.mappable) {
+    // File pages come from the Mappable on first touch.
+    MOAT_CHECK(PageAligned(request.offset));
+  } else if (request.shared) {
     // Shared anonymous memory is one shmem object: back it all now so that
     // every mapping of it (after fork, mremap) sees the same pages.
     vma.has_backing = true;
@@ -142,9 +148,10 @@ ErrorOr<void> MemoryManager::MProtect(UserAddr addr, uint64_t length, int prot) 
 }
 
 ErrorOr<void> MemoryManager::ExtendLikeLocked(const Vma& like, uint64_t start,
-                                              uint64_t end) {
+                                              uint64_t end, uint64_t file_delta) {
   Vma vma = like;
   vma.end = end;
+  if (like.mappable) vma.file_offset += file_delta;
   if (like.has_backing) vma.backing_offset = TRY(mf_.Allocate(end - start));
   InsertVmaLocked(start, std::move(vma));
   return {};
@@ -218,7 +225,10 @@ ErrorOr<UserAddr> MemoryManager::MRemap(UserAddr old_addr, uint64_t old_length,
   if (vit == vmas_.end() || old_len > vit->second.end - old_start) {
     return Errno{EFAULT};
   }
-  const Vma like = vit->second;
+  Vma like = vit->second;
+  // `like` describes the VMA from old_start on; extensions continue the
+  // file from there (mremap(2) of a file mapping).
+  like.file_offset += old_start - vit->first;
 
   if (flags & MREMAP_FIXED) {
     const uint64_t dst = new_addr.value();
@@ -231,7 +241,9 @@ ErrorOr<UserAddr> MemoryManager::MRemap(UserAddr old_addr, uint64_t old_length,
       RemoveRangeLocked(old_start + new_len, old_start + old_len);
       old_len = new_len;
     }
-    if (new_len > old_len) TRY_VOID(ExtendLikeLocked(like, dst + old_len, dst + new_len));
+    if (new_len > old_len) {
+      TRY_VOID(ExtendLikeLocked(like, dst + old_len, dst + new_len, old_len));
+    }
     TRY_VOID(MoveLocked(old_start, old_len, dst, dont_unmap));
     return UserAddr(dst);
   }
@@ -246,12 +258,15 @@ ErrorOr<UserAddr> MemoryManager::MRemap(UserAddr old_addr, uint64_t old_length,
   if (!dont_unmap && old_start + old_len == vma_end &&
       InUserRange(old_start, new_len) &&
       RangeFreeLocked(vma_end, old_start + new_len)) {
-    TRY_VOID(ExtendLikeLocked(like, vma_end, old_start + new_len));
+    TRY_VOID(ExtendLikeLocked(like, vma_end, old_start + new_len,
+                              vma_end - old_start));
     return old_addr;
   }
   if (!may_move) return Errno{ENOMEM};
   const uint64_t dst = TRY(FindGapLocked(new_len));
-  if (new_len > old_len) TRY_VOID(ExtendLikeLocked(like, dst + old_len, dst + new_len));
+  if (new_len > old_len) {
+    TRY_VOID(ExtendLikeLocked(like, dst + old_len, dst + new_len, old_len));
+  }
   TRY_VOID(MoveLocked(old_start, old_len, dst, dont_unmap));
   return UserAddr(dst);
 }
@@ -320,6 +335,9 @@ ErrorOr<void> MemoryManager::MAdvise(UserAddr addr, uint64_t length, int advice)
       case MADV_REMOVE:
         // Punches a hole in the backing object: only for shared memory.
         if (!vma.shared) return Errno{EINVAL};
+        // File systems that cannot punch holes refuse (EOPNOTSUPP); the
+        // tmpfs hole punch through a mapping is not wired up yet.
+        if (!vma.has_backing) return Errno{EOPNOTSUPP};
         DropPmasLocked(cur, piece_end);
         std::memset(mf_.Data(vma.backing_offset + (cur - vit->first)), 0,
                     piece_end - cur);

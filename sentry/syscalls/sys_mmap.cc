@@ -1,12 +1,20 @@
-// Memory: mmap, munmap, mprotect, mremap, madvise, brk (anonymous memory;
-// file mappings arrive with the files work).
+// Memory: mmap, munmap, mprotect, mremap, madvise, msync, mincore, brk.
+// File mappings: MAP_PRIVATE of any regular file (pages copied in on first
+// touch), MAP_SHARED of files whose file system keeps its pages in the
+// MemoryFile (tmpfs); other MAP_SHARED file mappings fail with ENODEV.
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 
+#include "fs/vfs/path_walk.h"
 #include "sentry/arch/layout.h"
 #include "sentry/base/logging.h"
-#include "sentry/syscalls/syscall_table.h"
+#include "sentry/kernel/file_mappable.h"
+#include "sentry/kernel/kernel.h"
 #include "sentry/kernel/task.h"
+#include "sentry/kernel/thread_group.h"
+#include "sentry/syscalls/fs_util.h"
+#include "sentry/syscalls/syscall_table.h"
 
 namespace moat {
 namespace {
@@ -36,13 +44,42 @@ SyscallResult Mmap(Task& t, const SyscallArgs& a) {
   if (prot & ~(kProtMask | PROT_GROWSDOWN | PROT_GROWSUP)) return Errno{EINVAL};
   if (prot & (PROT_GROWSDOWN | PROT_GROWSUP)) return Errno{EINVAL};
   if ((flags & MAP_FIXED) && !PageAligned(addr)) return Errno{EINVAL};
+  MmapRequest req;
   if (!(flags & MAP_ANONYMOUS)) {
-    // File mappings need the VFS; a host fd (stdio) cannot be mapped yet.
-    if (!t.fds().Get(a.Int(4)).ok()) return Errno{EBADF};
-    if (FirstTime("mmap-file")) {
-      Log("sentry").info("mmap of a file is not supported yet (ENODEV)");
+    // do_mmap()'s checks, in Linux's order.
+    std::shared_ptr<fs::FileDescription> f = TRY(t.fds().Get(a.Int(4)));
+    if (f->is_path()) return Errno{EBADF};
+    const bool shared = type != MAP_PRIVATE;
+    if (shared && (prot & PROT_WRITE) && !f->writable()) return Errno{EACCES};
+    if (shared && (prot & PROT_WRITE) && (f->flags() & O_APPEND)) {
+      return Errno{EACCES};
     }
-    return Errno{ENODEV};
+    if (!f->readable()) return Errno{EACCES};
+    auto file = std::dynamic_pointer_cast<fs::VfsFile>(f);
+    // Host stdio files and directories have no mmap (ENODEV).
+    if (file == nullptr) return Errno{ENODEV};
+    fs::Inode& inode = file->inode();
+    const bool dev_zero = S_ISCHR(inode.type()) &&
+                          inode.CachedAttr().rdev == makedev(1, 5);
+    if (!dev_zero) {
+      if (!inode.IsRegular()) return Errno{ENODEV};
+      if (offset > UINT64_MAX - PageRoundUp(length)) return Errno{EOVERFLOW};
+      auto mappable = std::make_shared<FileMappable>(t.kernel().memory_file(), file);
+      if (shared && !mappable->CanMapShared()) {
+        if (FirstTime("mmap-shared-file")) {
+          Log("sentry").info("MAP_SHARED of a file whose file system cannot "
+                             "share its pages (ENODEV)");
+        }
+        return Errno{ENODEV};
+      }
+      req.mappable = std::move(mappable);
+      req.offset = offset;
+      // A shared mapping of a file not open for writing may never become
+      // writable (Linux clears VM_MAYWRITE; mprotect then fails EACCES).
+      if (shared && !f->writable()) req.max_prot &= ~PROT_WRITE;
+      req.name = fs::PathOf(t.group().fs_context().root(), file->path());
+    }
+    // /dev/zero maps as anonymous memory (shared: a fresh shmem object).
   }
   if (flags & MAP_HUGETLB) {
     if (FirstTime("mmap-hugetlb")) {
@@ -51,7 +88,6 @@ SyscallResult Mmap(Task& t, const SyscallArgs& a) {
     }
     return Errno{ENOMEM};
   }
-  MmapRequest req;
   req.addr = UserAddr(addr);
   req.length = length;
   req.prot = prot;
@@ -91,13 +127,25 @@ SyscallResult Madvise(Task& t, const SyscallArgs& a) {
   return 0;
 }
 
+SyscallResult Msync(Task& t, const SyscallArgs& a) {
+  TRY_VOID(t.mm().MSync(UserAddr(a[0]), a[1], a.Int(2)));
+  return 0;
+}
+
+SyscallResult Mincore(Task& t, const SyscallArgs& a) {
+  std::vector<uint8_t> vec = TRY(t.mm().Mincore(UserAddr(a[0]), a[1]));
+  TRY_VOID(t.mm().CopyOut(UserAddr(a[2]), vec.data(), vec.size()));
+  return 0;
+}
+
 SyscallResult Brk(Task& t, const SyscallArgs& a) {
   return t.mm().Brk(UserAddr(a[0])).value();
 }
 
 constexpr SyscallSpec kSpecs[] = {
     {SYS_mmap, Mmap, Support::kPartial,
-     "anonymous memory; file mappings ENODEV until the VFS lands",
+     "anonymous and MAP_PRIVATE file mappings; MAP_SHARED of files only on "
+     "tmpfs (elsewhere ENODEV); truncating a mapped file does not SIGBUS",
      {A::kPtr, A::kUInt, A::kHex, A::kHex, A::kFd, A::kHex}, kReturnsAddress},
     {SYS_munmap, Munmap, Support::kFull, "", {A::kPtr, A::kUInt}},
     {SYS_mprotect, Mprotect, Support::kFull, "", {A::kPtr, A::kUInt, A::kHex}},
@@ -106,6 +154,11 @@ constexpr SyscallSpec kSpecs[] = {
     {SYS_madvise, Madvise, Support::kPartial,
      "DONTNEED/FREE drop pages; other advice accepted and ignored",
      {A::kPtr, A::kUInt, A::kInt}},
+    {SYS_msync, Msync, Support::kFull,
+     "shared file pages are the file's pages: nothing to write back",
+     {A::kPtr, A::kUInt, A::kHex}},
+    {SYS_mincore, Mincore, Support::kPartial, "reports pages backed in this "
+     "address space", {A::kPtr, A::kUInt, A::kPtr}},
     {SYS_brk, Brk, Support::kFull, "", {A::kPtr}, kReturnsAddress},
 };
 

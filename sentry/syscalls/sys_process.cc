@@ -23,7 +23,7 @@ SyscallResult DoClone(Task& t, const CloneArgs& args) {
     while (t.kernel().VforkPending(t, tid)) {
       if (t.Block(-1, 0, absl::InfiniteFuture()) ==
               Task::WakeReason::kInterrupted &&
-          t.group().exiting()) {
+          t.Dying()) {
         break;
       }
     }

@@ -45,7 +45,8 @@ SyscallTable::SyscallTable() {
                       TimeSyscalls(), SignalSyscalls(), ThreadSyscalls(),
                       SystemSyscalls(), FutexSyscalls(), FsSyscalls(),
                       ProcessSyscalls(), PipeSyscalls(), FileSyscalls(),
-                      StatSyscalls(), DirSyscalls(), LinkSyscalls()}) {
+                      StatSyscalls(), DirSyscalls(), LinkSyscalls(),
+                      ExecSyscalls()}) {
     Register(family);
   }
 }

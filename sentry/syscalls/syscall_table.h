@@ -114,6 +114,7 @@ absl::Span<const SyscallSpec> FileSyscalls();
 absl::Span<const SyscallSpec> StatSyscalls();
 absl::Span<const SyscallSpec> DirSyscalls();
 absl::Span<const SyscallSpec> LinkSyscalls();
+absl::Span<const SyscallSpec> ExecSyscalls();
 
 // Formats one strace line: `name(args) = result`. Exposed for tests.
 std::string FormatStraceLine(Task* task, const SyscallEntry& entry,
