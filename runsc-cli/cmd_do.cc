@@ -31,6 +31,9 @@ namespace {
 constexpr FlagSpec kDoFlags[] = {
     {"platform", true, "platform to run on (overrides the global flag)"},
     {"network", true, "network mode: none, host, sandbox"},
+    {"overlay", true,
+     "root file system overlay: none (the host's / read-only; the only "
+     "mode until the tmpfs overlay exists)"},
     {"hostname", true, "host name inside the sandbox"},
 };
 
@@ -136,6 +139,17 @@ int RunDo(const ParsedFlags& global, const std::vector<std::string>& args) {
   std::string network = flags->String("network", global.String("network", "none"));
   if (network != "none" && network != "host" && network != "sandbox") {
     std::fprintf(stderr, "moat do: unknown network \"%s\"\n", network.c_str());
+    return 2;
+  }
+
+  // runsc's --overlay: writes to the root go to a tmpfs upper layer. Until
+  // fs/overlay exists the root is the gofer's read-only tree and writes
+  // fail with EROFS, which is what "none" means.
+  std::string overlay = flags->String("overlay", "none");
+  if (overlay != "none") {
+    std::fprintf(stderr,
+                 "moat do: unknown overlay \"%s\" (available: none)\n",
+                 overlay.c_str());
     return 2;
   }
 

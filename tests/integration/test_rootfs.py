@@ -138,6 +138,16 @@ class ReadOnlyRoot(unittest.TestCase):
         self.assertEqual(status, 0, err)
         self.assertEqual(out, b"ok\n")
 
+    def test_overlay_none_is_the_read_only_root(self):
+        status, out, err = run([MOAT, "do", "--overlay=none", BUSYBOX, "sh", "-c",
+                                f"echo x > /{self.name}"])
+        self.assertNotEqual(status, 0, err)
+        self.assertIn("Read-only file system", err)
+        self.assertFalse(os.path.lexists("/" + self.name))
+        status, _, err = run([MOAT, "do", "--overlay=bogus", BUSYBOX, "true"])
+        self.assertEqual(status, 2, err)
+        self.assertIn("overlay", err)
+
     def test_proc_is_an_empty_mount(self):
         status, out, err = run(moat_do("ls", "-a", "/proc"))
         self.assertEqual(status, 0, err)
