@@ -11,9 +11,12 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "fs/gofer/gofer_inode.h"
 #include "fs/vfs/operations.h"
@@ -345,6 +348,33 @@ TEST_F(GoferFsTest, DeadGoferFailsWithEioAndNeverHangs) {
   EXPECT_EQ(Err(fs_->StatFs()), EIO);
   // Data through a donated fd does not involve the gofer.
   EXPECT_EQ(ReadStr(*f, 10), "ta");
+}
+
+TEST_F(GoferFsTest, ConcurrentCreatesReadsAndListings) {
+  MountGofer();
+  ASSERT_EQ(Err(MknodAt(ctx_, ctx_.root, "/d", S_IFDIR | 0755, 0)), 0);
+  constexpr int kThreads = 4, kFiles = 25;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kFiles; ++i) {
+        std::string path = "/d/t" + std::to_string(t) + "_" + std::to_string(i);
+        if (!OpenAt(ctx_, ctx_.root, path, O_RDWR | O_CREAT, 0644).ok()) {
+          ++failures;
+        }
+        if (!Lookup("/a/b/c.txt").ok() || !Attr("/d").ok()) ++failures;
+        auto dir = OpenAt(ctx_, ctx_.root, "/d", O_RDONLY | O_DIRECTORY, 0);
+        if (!dir.ok() ||
+            !(*dir)->ReadDir([](const DirEntry&) { return true; }).ok()) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(List("/d").size(), 2u + kThreads * kFiles);
 }
 
 }  // namespace
