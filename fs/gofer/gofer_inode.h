@@ -18,7 +18,8 @@
 // holds attr_mu_ or fd_mu_ across a gofer round trip or a data transfer.
 //
 // Locking (fs/vfs/inode.h): directory operations run under tree_mu(). Then
-// io_mu_ (serialises O_APPEND writes, as Linux's i_rwsem does) ->
+// io_mu_ (serialises writes, so an O_APPEND write's end-of-file and its
+// data stay together, as Linux's i_rwsem does) ->
 // MemoryManager::mu_ -> attr_mu_. fd_mu_ (the cached fds) and link_mu_ are
 // leaves held only to read or install a cached value; an installed fd
 // stays open until the inode dies, so it is used without the lock.
