@@ -38,6 +38,13 @@ absl::Status EnterRoot(const std::string& root) {
     // Nothing we mount may propagate back to the host (mount_namespaces(7)).
     if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
       return ErrnoStatus(errno, "gofer: make mounts private");
+    // Serving the whole host tree (`moat do`'s root): nothing lies outside
+    // it to hide, and pivot_root(2) refuses a new root that is the current
+    // one (EBUSY), so the private namespace is all there is to do.
+    if (root.find_first_not_of('/') == std::string::npos) {
+      if (chdir("/") != 0) return ErrnoStatus(errno, "gofer: chdir /");
+      return absl::OkStatus();
+    }
     // pivot_root(2) wants new_root to be a mount point.
     if (mount(root.c_str(), root.c_str(), nullptr, MS_BIND | MS_REC,
               nullptr) != 0)

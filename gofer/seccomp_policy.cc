@@ -34,8 +34,10 @@ constexpr int kAllowed[] = {
     // the first time that thread creates one (inherited scheduling).
     SCMP_SYS(sched_getparam), SCMP_SYS(sched_getscheduler),
     // malloc sizes its arena count from the CPUs (get_nprocs(3)) when a
-    // thread first allocates.
-    SCMP_SYS(sched_getaffinity),
+    // thread first allocates: glibc reads /sys/devices/system/cpu/online
+    // when the served root has one (`moat do` serves the host's "/"), else
+    // asks sched_getaffinity. read(2) grants nothing openat does not.
+    SCMP_SYS(sched_getaffinity), SCMP_SYS(read),
     // absl::Mutex sleeps briefly under contention (MutexDelay).
     SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep),
     // abort(3) on a failed MOAT_CHECK: die by SIGABRT, not SIGSYS.

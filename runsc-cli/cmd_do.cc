@@ -1,14 +1,18 @@
 // `moat do [flags] PROGRAM ARGS...`: runs a program in a fresh sandbox.
-// Spawns `moat boot` (the sentry) in its own session, forwards signals to
-// it, and exits with the program's status.
+// Spawns `moat gofer` serving the host's "/" read-only (the sandbox's root
+// file system) and `moat boot` (the sentry) connected to it, each in its own
+// session; forwards signals to the sentry, exits with the program's status,
+// and leaves neither process behind.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <climits>
-
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -27,6 +31,9 @@ namespace {
 constexpr FlagSpec kDoFlags[] = {
     {"platform", true, "platform to run on (overrides the global flag)"},
     {"network", true, "network mode: none, host, sandbox"},
+    {"overlay", true,
+     "root file system overlay: none (the host's / read-only; the only "
+     "mode until the tmpfs overlay exists)"},
     {"hostname", true, "host name inside the sandbox"},
 };
 
@@ -39,6 +46,69 @@ volatile sig_atomic_t g_child = 0;
 // Async-signal-safe: only kill(2).
 void ForwardSignal(int sig) {
   if (g_child > 0) kill(g_child, sig);
+}
+
+// Channels between the sentry and the gofer: enough that concurrent
+// application threads rarely wait for one another (each channel carries one
+// request at a time), few enough to cost nothing.
+constexpr int kGoferChannels = 3;
+
+// Reaps `pid` if it has exited; true when it has (or is not our child).
+bool Reaped(pid_t pid) {
+  int status;
+  pid_t r = waitpid(pid, &status, WNOHANG);
+  return r == pid || (r < 0 && errno != EINTR);
+}
+
+// Makes sure the gofer is gone: it exits by itself once the sentry's
+// channel ends close, so give it a moment, then kill it.
+void EndGofer(pid_t gofer) {
+  for (int i = 0; i < 200; ++i) {  // Up to 2 s.
+    if (Reaped(gofer)) return;
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, nullptr);
+  }
+  kill(gofer, SIGKILL);
+  while (waitpid(gofer, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
+std::string JoinFds(const std::vector<UniqueFd>& fds) {
+  std::string out;
+  for (const UniqueFd& fd : fds) {
+    absl::StrAppend(&out, out.empty() ? "" : ",", fd.get());
+  }
+  return out;
+}
+
+// Starts `moat gofer` serving the host's "/" read-only on `server_ends`.
+// Returns its pid, or -1.
+pid_t StartGofer(const ParsedFlags& global,
+                 const std::vector<UniqueFd>& server_ends) {
+  std::vector<std::string> args = {"moat", "gofer", "--root=/",
+                                   "--fds=" + JoinFds(server_ends),
+                                   "--read-only"};
+  if (global.Bool("debug")) args.push_back("--debug");
+  if (!global.String("debug-log").empty()) {
+    args.push_back("--debug-log=" + global.String("debug-log"));
+  }
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  // Between fork and exec: async-signal-safe calls only.
+  for (int sig : kForwarded) signal(sig, SIG_DFL);
+  setsid();  // Terminal signals are the program's, not the gofer's.
+  // If `moat do` dies the gofer goes too (its sentry may linger a moment;
+  // the gofer must not outlive both).
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(125);
+  for (const UniqueFd& fd : server_ends) {
+    if (fcntl(fd.get(), F_SETFD, 0) < 0) _exit(125);
+  }
+  execv("/proc/self/exe", argv.data());
+  _exit(125);
 }
 
 int Usage() {
@@ -72,6 +142,17 @@ int RunDo(const ParsedFlags& global, const std::vector<std::string>& args) {
     return 2;
   }
 
+  // runsc's --overlay: writes to the root go to a tmpfs upper layer. Until
+  // fs/overlay exists the root is the gofer's read-only tree and writes
+  // fail with EROFS, which is what "none" means.
+  std::string overlay = flags->String("overlay", "none");
+  if (overlay != "none") {
+    std::fprintf(stderr,
+                 "moat do: unknown overlay \"%s\" (available: none)\n",
+                 overlay.c_str());
+    return 2;
+  }
+
   const std::string& program = flags->rest[0];
   const char* path_env = getenv("PATH");
   ResolvedExecutable exe = ResolveExecutable(
@@ -96,6 +177,20 @@ int RunDo(const ParsedFlags& global, const std::vector<std::string>& args) {
   char cwd[PATH_MAX];
   spec.set_cwd(getcwd(cwd, sizeof(cwd)) != nullptr ? cwd : "/");
 
+  // The gofer's channels: server ends for `moat gofer`, client ends for
+  // the sentry (their numbers go in the spec; no renumbering).
+  std::vector<UniqueFd> gofer_ends, sentry_ends;
+  for (int i = 0; i < kGoferChannels; ++i) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+      std::perror("moat: socketpair");
+      return 125;
+    }
+    sentry_ends.emplace_back(sv[0]);
+    gofer_ends.emplace_back(sv[1]);
+    spec.add_gofer_fds(sv[0]);
+  }
+
   UniqueFd spec_fd(memfd_create("moat-boot-spec", MFD_CLOEXEC));
   std::string data = spec.SerializeAsString();
   if (!spec_fd.valid() ||
@@ -104,6 +199,15 @@ int RunDo(const ParsedFlags& global, const std::vector<std::string>& args) {
     std::perror("moat: writing the boot spec");
     return 125;
   }
+
+  pid_t gofer = StartGofer(global, gofer_ends);
+  if (gofer < 0) {
+    std::perror("moat: fork");
+    return 125;
+  }
+  // Only the gofer holds the server ends now: when the sentry's ends
+  // close, its channels see EOF and it exits.
+  gofer_ends.clear();
 
   // Forward signals from the moment the child exists.
   struct sigaction sa {};
@@ -119,6 +223,8 @@ int RunDo(const ParsedFlags& global, const std::vector<std::string>& args) {
   pid_t child = fork();
   if (child < 0) {
     std::perror("moat: fork");
+    sentry_ends.clear();
+    EndGofer(gofer);
     return 125;
   }
   if (child == 0) {
@@ -127,11 +233,15 @@ int RunDo(const ParsedFlags& global, const std::vector<std::string>& args) {
     // Its own session: terminal signals reach `moat do`, which forwards
     // them, never the sentry's helper processes directly.
     setsid();
-    // Keep the two fds open across exec (they are close-on-exec here) and
-    // pass their numbers; no renumbering, so neither can clobber the other.
+    // Keep the spec, executable and channel fds open across exec (they are
+    // close-on-exec here) and pass their numbers; no renumbering, so none
+    // can clobber another.
     if (fcntl(spec_fd.get(), F_SETFD, 0) < 0 ||
         fcntl(exe.fd.get(), F_SETFD, 0) < 0) {
       _exit(125);
+    }
+    for (const UniqueFd& fd : sentry_ends) {
+      if (fcntl(fd.get(), F_SETFD, 0) < 0) _exit(125);
     }
     execv("/proc/self/exe", const_cast<char**>(boot_argv));
     _exit(125);
@@ -139,16 +249,44 @@ int RunDo(const ParsedFlags& global, const std::vector<std::string>& args) {
   g_child = child;
   spec_fd.reset();
   exe.fd.reset();
+  sentry_ends.clear();
 
+  // Wait for the sentry, noting if the gofer dies first: the sandbox's file
+  // operations then fail with EIO, and `moat do` reports the failure even
+  // if the program shrugged it off.
   int status = 0;
-  while (waitpid(child, &status, 0) < 0) {
-    if (errno != EINTR) {
+  bool gofer_gone = false;
+  bool gofer_failed = false;
+  while (true) {
+    int st;
+    pid_t r = waitpid(-1, &st, 0);
+    if (r < 0) {
+      if (errno == EINTR) continue;
       std::perror("moat: waitpid");
+      kill(child, SIGKILL);
+      if (!gofer_gone) kill(gofer, SIGKILL);
       return 125;
     }
+    if (r == gofer) {
+      // A clean exit means the sentry's channel ends closed: it is exiting
+      // too. A signal or an error status is the gofer failing under it.
+      gofer_gone = true;
+      gofer_failed = !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+      if (gofer_failed) {
+        std::fprintf(stderr,
+                     "moat: the gofer (pid %d) died (status %#x); file "
+                     "operations in the sandbox fail with EIO\n",
+                     gofer, st);
+      }
+    } else if (r == child) {
+      status = st;
+      break;
+    }
   }
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  return 128 + WTERMSIG(status);
+  g_child = 0;
+  if (!gofer_gone) EndGofer(gofer);
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return (gofer_failed && code == 0) ? 125 : code;
 }
 
 }  // namespace moat::cli

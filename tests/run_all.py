@@ -5,9 +5,10 @@
 
 (a) unit tests: `ctest --test-dir BUILD -L unit --output-junit`, counted
     from the JUnit XML; (b) the syscall suite (tests/syscalls); (c) the
-    busybox integration tests. Each suite prints its own summary; the last
-    line is "N passed, N failed, N skipped" over all of them. Exits 1 if
-    anything failed. A suite that cannot run at all counts as one failure.
+    busybox, root file system (gofer) and signal integration tests. Each
+    suite prints its own summary; the last line is "N passed, N failed,
+    N skipped" over all of them. Exits 1 if anything failed. A suite that
+    cannot run at all counts as one failure.
 """
 import argparse
 import os
@@ -86,6 +87,11 @@ def main():
     print("\n=== integration", flush=True)
     totals["integration"] = script_suite("integration", [
         sys.executable, os.path.join(HERE, "integration", "test_busybox.py"),
+        "--build", build, *moat_args])
+
+    print("\n=== root file system (gofer, through moat do)", flush=True)
+    totals["rootfs"] = script_suite("rootfs", [
+        sys.executable, os.path.join(HERE, "integration", "test_rootfs.py"),
         "--build", build, *moat_args])
 
     print("\n=== signals (asynchronous, through moat do)", flush=True)

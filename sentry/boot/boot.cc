@@ -1,5 +1,6 @@
 #include "sentry/boot/boot.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -106,9 +107,17 @@ void RunBoot(int spec_fd, int exe_fd) {
       getgid();
   for (int r = 0; r < RLIM_NLIMITS; ++r) getrlimit(r, &init.rlimits[r]);
 
+  RootfsOptions rootfs;
+  for (int fd : spec->gofer_fds()) {
+    // Inherited without close-on-exec; nothing the sentry starts may keep
+    // them (a stub holding one would keep the gofer alive).
+    if (fd < 3 || fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+      Fail(kExitCannotExecute, absl::StrCat("bad gofer channel fd ", fd));
+    }
+    rootfs.gofer_channels.emplace_back(fd);
+  }
   absl::StatusOr<std::shared_ptr<fs::MountNamespace>> mounts =
-      BuildBootRootfs(**memory_file, init.cwd, init.credentials.euid,
-                      init.credentials.egid);
+      BuildBootRootfs(**memory_file, std::move(rootfs));
   if (!mounts.ok()) Fail(kExitCannotExecute, mounts.status().ToString());
   kernel.set_mount_namespace(*std::move(mounts));
 

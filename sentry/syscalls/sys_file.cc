@@ -375,10 +375,10 @@ SyscallResult Syncfs(Task& t, const SyscallArgs& a) {
 
 constexpr SyscallSpec kSpecs[] = {
     {SYS_open, Open, Support::kPartial,
-     "tmpfs root; O_TMPFILE is EOPNOTSUPP, FIFOs ENOSYS",
+     "gofer root (read-only) and tmpfs; O_TMPFILE is EOPNOTSUPP, FIFOs ENOSYS",
      {A::kPath, A::kHex, A::kOct}},
     {SYS_openat, Openat, Support::kPartial,
-     "tmpfs root; O_TMPFILE is EOPNOTSUPP, FIFOs ENOSYS",
+     "gofer root (read-only) and tmpfs; O_TMPFILE is EOPNOTSUPP, FIFOs ENOSYS",
      {A::kFd, A::kPath, A::kHex, A::kOct}},
     {SYS_openat2, Openat2, Support::kPartial,
      "all RESOLVE_* flags (no magic links exist); O_TMPFILE is EOPNOTSUPP",

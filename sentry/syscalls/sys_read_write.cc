@@ -136,8 +136,8 @@ SyscallResult Ioctl(Task& t, const SyscallArgs& a) {
 }
 
 constexpr const char* kRwNote =
-    "tmpfs files, memory devices, host stdio; pipes; no sockets yet; no "
-    "RLIMIT_FSIZE";
+    "tmpfs and gofer files, memory devices, host stdio; pipes; no sockets "
+    "yet; no RLIMIT_FSIZE";
 
 constexpr SyscallSpec kSpecs[] = {
     {SYS_read, Read, Support::kPartial, kRwNote,
