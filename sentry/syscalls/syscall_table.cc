@@ -45,7 +45,9 @@ SyscallTable::SyscallTable() {
                       TimeSyscalls(), SignalSyscalls(), ThreadSyscalls(),
                       SystemSyscalls(), FutexSyscalls(), FsSyscalls(),
                       ProcessSyscalls(), PipeSyscalls(), FileSyscalls(),
-                      StatSyscalls(), DirSyscalls(), LinkSyscalls()}) {
+                      StatSyscalls(), DirSyscalls(), LinkSyscalls(),
+                      PollSyscalls(), EpollSyscalls(), EventfdSyscalls(),
+                      TimerfdSyscalls()}) {
     Register(family);
   }
 }
