@@ -1,7 +1,15 @@
 // FileDescription: an open file as the application sees it through an fd
 // (Linux's `struct file`): status flags, an offset, and the operations a
 // file system implements. Host-backed stdio files (fs/host) and VFS files
-// (fs/vfs/vfs_file.h) implement it.
+// (fs/vfs/vfs_file.h) implement it, as do pipes and the anonymous files of
+// fs/anon (eventfd, epoll, timerfd).
+//
+// Readiness (Linux's f_op->poll) is what poll, select and epoll ask a file:
+// Readiness() reports the current POLL* conditions, ReadinessQueue() is
+// notified whenever they may have changed, and HostPollFd() names a host fd
+// whose host readiness is part of the file's (waits include it). A file
+// with neither a queue nor a host fd is always ready and cannot be added to
+// an epoll set (EPERM, as for Linux's regular files).
 //
 // File operations never touch application memory directly: they go through
 // the IoContext's MemoryManager, and they block only through the IoContext,
@@ -12,7 +20,10 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <poll.h>
+
 #include <cstdint>
+#include <memory>
 
 #include "absl/types/span.h"
 #include "sentry/arch/user_addr.h"
@@ -78,6 +89,25 @@ class FileDescription {
   // (close, dup2 over it, exit): POSIX record locks of that process on the
   // file are released then (fcntl(2), "the locks are lost").
   virtual void OnFdClosed(const void* process) {}
+
+  // The POLL* conditions that hold now (Linux's f_op->poll): `events` is
+  // what the caller asks about; POLLERR and POLLHUP may be reported
+  // whether asked or not, and bits beyond `events` are allowed (callers
+  // mask). Must not block. The default is Linux's DEFAULT_POLLMASK for
+  // files without a poll operation: always readable and writable.
+  virtual short Readiness(short events) {
+    return POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
+  }
+  // Notified (NotifyAll) whenever Readiness() may have changed; nullptr for
+  // files whose readiness never changes or lives only on the host. Shared
+  // so that a waiter (an epoll entry) can always unregister, even after the
+  // file itself is gone.
+  virtual std::shared_ptr<WaitQueue> ReadinessQueue() { return nullptr; }
+  // A host fd whose host-side readiness is this file's (stdio pipes and
+  // ttys, timerfds); -1 if none. Valid while the description lives.
+  virtual int HostPollFd() { return -1; }
+  // Whether epoll may watch the file (epoll_ctl(2): EPERM otherwise).
+  bool SupportsPoll() { return ReadinessQueue() != nullptr || HostPollFd() >= 0; }
 
   // Status flags (O_APPEND, O_NONBLOCK, ...) and the access mode.
   int flags() const { return flags_; }

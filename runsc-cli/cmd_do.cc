@@ -217,9 +217,7 @@ int RunDo(const ParsedFlags& global, const std::vector<std::string>& args) {
   for (int sig : kForwarded) sigaction(sig, &sa, nullptr);
 
   std::string spec_arg = absl::StrCat("--spec-fd=", spec_fd.get());
-  std::string exe_arg = absl::StrCat("--exe-fd=", exe.fd.get());
-  const char* boot_argv[] = {"moat", "boot", spec_arg.c_str(), exe_arg.c_str(),
-                             nullptr};
+  const char* boot_argv[] = {"moat", "boot", spec_arg.c_str(), nullptr};
   pid_t child = fork();
   if (child < 0) {
     std::perror("moat: fork");
@@ -233,13 +231,10 @@ int RunDo(const ParsedFlags& global, const std::vector<std::string>& args) {
     // Its own session: terminal signals reach `moat do`, which forwards
     // them, never the sentry's helper processes directly.
     setsid();
-    // Keep the spec, executable and channel fds open across exec (they are
+    // Keep the spec and channel fds open across exec (they are
     // close-on-exec here) and pass their numbers; no renumbering, so none
     // can clobber another.
-    if (fcntl(spec_fd.get(), F_SETFD, 0) < 0 ||
-        fcntl(exe.fd.get(), F_SETFD, 0) < 0) {
-      _exit(125);
-    }
+    if (fcntl(spec_fd.get(), F_SETFD, 0) < 0) _exit(125);
     for (const UniqueFd& fd : sentry_ends) {
       if (fcntl(fd.get(), F_SETFD, 0) < 0) _exit(125);
     }
@@ -248,7 +243,6 @@ int RunDo(const ParsedFlags& global, const std::vector<std::string>& args) {
   }
   g_child = child;
   spec_fd.reset();
-  exe.fd.reset();
   sentry_ends.clear();
 
   // Wait for the sentry, noting if the gofer dies first: the sandbox's file

@@ -126,19 +126,17 @@ int RunHelp(const std::vector<std::string>& args) {
 }
 
 int RunBootCommand(const std::vector<std::string>& args) {
-  int spec_fd = -1, exe_fd = -1;
+  int spec_fd = -1;
   for (const std::string& a : args) {
     if (a.rfind("--spec-fd=", 0) == 0) {
       (void)absl::SimpleAtoi(a.substr(10), &spec_fd);
-    } else if (a.rfind("--exe-fd=", 0) == 0) {
-      (void)absl::SimpleAtoi(a.substr(9), &exe_fd);
     }
   }
-  if (spec_fd < 0 || exe_fd < 0) {
+  if (spec_fd < 0) {
     std::fprintf(stderr, "moat boot: internal command; use `moat do`\n");
     return 2;
   }
-  RunBoot(spec_fd, exe_fd);
+  RunBoot(spec_fd);
 }
 
 }  // namespace moat::cli

@@ -74,6 +74,13 @@ ErrorOr<uint64_t> HostFile::Write(IoContext& ctx, absl::Span<const IoVec> src,
                   });
 }
 
+short HostFile::Readiness(short events) {
+  if (!pollable_) return FileDescription::Readiness(events);
+  struct pollfd p = {fd_.get(), events, 0};
+  if (poll(&p, 1, 0) < 0) return POLLERR;
+  return p.revents;
+}
+
 ErrorOr<struct stat> HostFile::Stat() {
   struct stat st;
   if (fstat(fd_.get(), &st) != 0) return Errno{errno};

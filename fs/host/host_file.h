@@ -28,6 +28,11 @@ class HostFile : public FileDescription {
   ErrorOr<uint64_t> Ioctl(IoContext& ctx, uint64_t request,
                           UserAddr arg) override;
 
+  // Pollable host fds (pipes, sockets, ttys) report what the host's poll
+  // says; regular files and block devices are always ready.
+  short Readiness(short events) override;
+  int HostPollFd() override { return pollable_ ? fd_.get() : -1; }
+
   int host_fd() const { return fd_.get(); }
 
  private:

@@ -1,6 +1,7 @@
 #include "fs/pipe/pipe.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
@@ -45,6 +46,12 @@ class PipeEnd : public FileDescription {
     st.st_blksize = 4096;
     st.st_ino = reinterpret_cast<uintptr_t>(pipe_.get()) >> 4;
     return st;
+  }
+  short Readiness(short events) override {
+    return pipe_->Readiness(write_end_);
+  }
+  std::shared_ptr<WaitQueue> ReadinessQueue() override {
+    return pipe_->queue(write_end_);
   }
   ErrorOr<uint64_t> Ioctl(IoContext& ctx, uint64_t request,
                           UserAddr arg) override {
@@ -101,13 +108,13 @@ ErrorOr<uint64_t> Pipe::Read(IoContext& ctx, absl::Span<const IoVec> dst,
   uint64_t want = 0;
   for (const IoVec& v : dst) want += v.length;
   if (want == 0) return 0;
-  WaitRegistration wait(readable_, &ctx.waker());
+  WaitRegistration wait(*readable_, &ctx.waker());
   while (true) {
     {
       absl::MutexLock lock(&mu_);
       if (size_ > 0) {
         uint64_t n = TRY(DrainLocked(ctx, dst, want));
-        writable_.NotifyAll();
+        writable_->NotifyAll();
         return n;
       }
       if (writers_ == 0) return 0;  // End of file.
@@ -122,7 +129,7 @@ ErrorOr<uint64_t> Pipe::Write(IoContext& ctx, absl::Span<const IoVec> src,
   uint64_t total = 0;
   for (const IoVec& v : src) total += v.length;
   if (total == 0) return 0;
-  WaitRegistration wait(writable_, &ctx.waker());
+  WaitRegistration wait(*writable_, &ctx.waker());
   uint64_t written = 0;
   size_t iov = 0;
   uint64_t iov_off = 0;
@@ -145,7 +152,7 @@ ErrorOr<uint64_t> Pipe::Write(IoContext& ctx, absl::Span<const IoVec> src,
           ErrorOr<void> r =
               ctx.mm().CopyIn(v.base + iov_off, &buffer_[tail], chunk);
           if (!r.ok()) {
-            readable_.NotifyAll();
+            readable_->NotifyAll();
             if (written > 0) return written;
             return Errno{r.error()};
           }
@@ -157,7 +164,7 @@ ErrorOr<uint64_t> Pipe::Write(IoContext& ctx, absl::Span<const IoVec> src,
             iov_off = 0;
           }
         }
-        readable_.NotifyAll();
+        readable_->NotifyAll();
         if (written == total) return written;
       }
       if (nonblocking) {
@@ -173,6 +180,19 @@ ErrorOr<uint64_t> Pipe::Write(IoContext& ctx, absl::Span<const IoVec> src,
   }
 }
 
+short Pipe::Readiness(bool write_end) {
+  absl::MutexLock lock(&mu_);
+  short mask = 0;
+  if (write_end) {
+    if (kCapacity - size_ >= kAtomicSize) mask |= POLLOUT | POLLWRNORM;
+    if (readers_ == 0) mask |= POLLERR;
+  } else {
+    if (size_ > 0) mask |= POLLIN | POLLRDNORM;
+    if (writers_ == 0) mask |= POLLHUP;
+  }
+  return mask;
+}
+
 uint64_t Pipe::Available() {
   absl::MutexLock lock(&mu_);
   return size_;
@@ -183,7 +203,7 @@ void Pipe::CloseReader() {
     absl::MutexLock lock(&mu_);
     --readers_;
   }
-  writable_.NotifyAll();
+  writable_->NotifyAll();
 }
 
 void Pipe::CloseWriter() {
@@ -191,7 +211,7 @@ void Pipe::CloseWriter() {
     absl::MutexLock lock(&mu_);
     --writers_;
   }
-  readable_.NotifyAll();
+  readable_->NotifyAll();
 }
 
 }  // namespace moat::fs

@@ -36,6 +36,15 @@ class Pipe {
                          bool nonblocking);
   ErrorOr<uint64_t> Write(IoContext& ctx, absl::Span<const IoVec> src,
                           bool nonblocking);
+  // poll(2) conditions of one end (pipe(7)): the read end is readable
+  // with data buffered and reports POLLHUP once no writer is left; the
+  // write end is writable with room for PIPE_BUF bytes (Linux's pipe_poll)
+  // and reports POLLERR once no reader is left.
+  short Readiness(bool write_end);
+  // The queue notified when that end's readiness may change.
+  std::shared_ptr<WaitQueue> queue(bool write_end) {
+    return write_end ? writable_ : readable_;
+  }
   // Bytes waiting to be read (FIONREAD).
   uint64_t Available();
   void CloseReader();
@@ -52,8 +61,12 @@ class Pipe {
   uint64_t size_ ABSL_GUARDED_BY(mu_) = 0;  // Bytes buffered.
   int readers_ ABSL_GUARDED_BY(mu_) = 0;
   int writers_ ABSL_GUARDED_BY(mu_) = 0;
-  WaitQueue readable_;  // Data arrived or the last writer left.
-  WaitQueue writable_;  // Space freed or the last reader left.
+  // Shared with epoll entries watching an end (see
+  // FileDescription::ReadinessQueue).
+  const std::shared_ptr<WaitQueue> readable_ =
+      std::make_shared<WaitQueue>();  // Data arrived or the last writer left.
+  const std::shared_ptr<WaitQueue> writable_ =
+      std::make_shared<WaitQueue>();  // Space freed or the last reader left.
 };
 
 }  // namespace moat::fs

@@ -365,7 +365,13 @@ bool PtraceContext::WriteFpState(pid_t tid) {
 void PtraceContext::SetInitialFpState(pid_t tid) {
   // Read first to learn the layout and size Linux expects back.
   if (!ReadFpState(tid) || fp_buffer_.size() < kFxsaveSize) {
-    Logger().error("cannot read the FPU state of stub thread {}", tid);
+    // A thread killed with its address space (exec, exit) has no state to
+    // reset; the next thread starts from the initial state anyway.
+    if (errno == ESRCH) {
+      Logger().debug("stub thread {} is gone; FPU reset skipped", tid);
+    } else {
+      Logger().error("cannot read the FPU state of stub thread {}", tid);
+    }
     return;
   }
   // What a new process gets (FNINIT, MXCSR reset value): all registers

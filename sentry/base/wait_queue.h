@@ -3,8 +3,10 @@
 // condition, then blocks (Task::Block, or IoContext::WaitForWake); Notify
 // wakes it. Spurious wake-ups are allowed: waiters always re-check.
 //
-// Lock order: a WaitQueue's lock is a leaf (only Waker::Wake runs under it,
-// which must take no lock).
+// Lock order: a WaitQueue's lock is taken after every other lock; only
+// Waker::Wake runs under it. A Wake takes no lock, with one exception: an
+// epoll entry's Wake notifies its epoll instance's queue (fs/anon/epoll.h),
+// so queue locks nest along epoll nesting, which ELOOP keeps acyclic.
 #ifndef MOAT_SENTRY_BASE_WAIT_QUEUE_H_
 #define MOAT_SENTRY_BASE_WAIT_QUEUE_H_
 
@@ -16,8 +18,8 @@
 
 namespace moat {
 
-// Something that can be woken (a Task). Wake must be cheap, thread-safe and
-// take no lock.
+// Something that can be woken (a Task, an epoll entry). Wake must be cheap,
+// thread-safe and take no lock but the one above.
 class Waker {
  public:
   virtual void Wake() = 0;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <thread>
 
@@ -17,6 +18,7 @@
 #include "sentry/boot/rootfs.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/mm/memory_file.h"
+#include "sentry/syscalls/exec.h"
 #include "sentry/syscalls/syscall_table.h"
 
 namespace moat {
@@ -59,7 +61,7 @@ int ExitCodeFor(int wait_status) {
 
 }  // namespace
 
-void RunBoot(int spec_fd, int exe_fd) {
+void RunBoot(int spec_fd) {
   absl::StatusOr<boot::BootSpec> spec = ReadSpec(spec_fd);
   close(spec_fd);
   if (!spec.ok()) Fail(kExitCannotExecute, spec.status().ToString());
@@ -92,10 +94,6 @@ void RunBoot(int spec_fd, int exe_fd) {
   if (!spec->hostname().empty()) kernel.set_hostname(spec->hostname());
 
   InitProcessSpec init;
-  init.executable = UniqueFd(exe_fd);
-  init.filename = spec->filename();
-  init.argv.assign(spec->argv().begin(), spec->argv().end());
-  init.envp.assign(spec->envp().begin(), spec->envp().end());
   init.cwd = spec->cwd().empty() ? "/" : spec->cwd();
   for (int i = 0; i < 3; ++i) {
     int fd = fcntl(i, F_DUPFD_CLOEXEC, 10);
@@ -121,11 +119,18 @@ void RunBoot(int spec_fd, int exe_fd) {
   if (!mounts.ok()) Fail(kExitCannotExecute, mounts.status().ToString());
   kernel.set_mount_namespace(*std::move(mounts));
 
-  absl::Status created = kernel.CreateInit(std::move(init));
-  if (!created.ok()) {
-    int err = StatusErrno(created);
-    Fail(err == ENOENT ? kExitNotFound : kExitCannotExecute,
-         created.message());
+  absl::StatusOr<Task*> created = kernel.CreateInit(std::move(init));
+  if (!created.ok()) Fail(kExitCannotExecute, created.status().ToString());
+  // The program is exec'd by path inside the sandbox, exactly as an execve
+  // from the application would be: same lookup, permissions, "#!" and
+  // ELF-interpreter handling.
+  ErrorOr<void> exec = ExecProgram(
+      **created, spec->filename(),
+      std::vector<std::string>(spec->argv().begin(), spec->argv().end()),
+      std::vector<std::string>(spec->envp().begin(), spec->envp().end()));
+  if (!exec.ok()) {
+    Fail(exec.error() == ENOENT ? kExitNotFound : kExitCannotExecute,
+         absl::StrCat(spec->filename(), ": ", std::strerror(exec.error())));
   }
 
   std::thread forwarder([&kernel, forwarded] {

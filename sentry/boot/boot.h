@@ -10,9 +10,9 @@ namespace moat {
 inline constexpr int kExitCannotExecute = 126;
 inline constexpr int kExitNotFound = 127;
 
-// Runs the sentry. `spec_fd` holds a serialized BootSpec; `exe_fd` is the
-// opened executable. Never returns: exits the process.
-[[noreturn]] void RunBoot(int spec_fd, int exe_fd);
+// Runs the sentry. `spec_fd` holds a serialized BootSpec. Never returns:
+// exits the process.
+[[noreturn]] void RunBoot(int spec_fd);
 
 }  // namespace moat
 

@@ -19,29 +19,6 @@
 namespace moat {
 namespace {
 
-// The executable, read through the host fd the caller opened.
-class HostFdSource : public ExecutableSource {
- public:
-  explicit HostFdSource(int fd) : fd_(fd) {}
-  ErrorOr<uint64_t> ReadAt(uint64_t offset, void* buf, uint64_t len) override {
-    uint64_t done = 0;
-    while (done < len) {
-      ssize_t n = pread(fd_, static_cast<char*>(buf) + done, len - done,
-                        static_cast<off_t>(offset + done));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return Errno{errno};
-      }
-      if (n == 0) break;
-      done += n;
-    }
-    return done;
-  }
-
- private:
-  int fd_;
-};
-
 }  // namespace
 
 Kernel::Kernel(MemoryFile& memory_file, platform::Platform& platform,
@@ -57,29 +34,11 @@ Kernel::~Kernel() {
   CollectDeadLocked();
 }
 
-absl::Status Kernel::CreateInit(InitProcessSpec spec) {
+absl::StatusOr<Task*> Kernel::CreateInit(InitProcessSpec spec) {
+  // An empty address space: the caller execs the program into it.
   ASSIGN_OR_RETURN(std::unique_ptr<platform::AddressSpace> as,
                    platform_.NewAddressSpace());
   auto mm = std::make_shared<MemoryManager>(memory_file_, std::move(as));
-
-  ExecRequest request;
-  request.filename = spec.filename;
-  request.argv = spec.argv;
-  request.envp = spec.envp;
-  request.uid = spec.credentials.ruid;
-  request.euid = spec.credentials.euid;
-  request.gid = spec.credentials.rgid;
-  request.egid = spec.credentials.egid;
-  request.hwcap = getauxval(AT_HWCAP);
-  request.hwcap2 = getauxval(AT_HWCAP2);
-  request.minsigstksz = getauxval(AT_MINSIGSTKSZ);
-  if (getrandom(request.random, sizeof(request.random), 0) !=
-      sizeof(request.random)) {
-    return ErrnoStatus(errno, "getrandom");
-  }
-  HostFdSource source(spec.executable.get());
-  ErrorOr<LoadResult> loaded = LoadElf(source, request, *mm);
-  if (!loaded.ok()) return ErrnoStatus(loaded.error(), spec.filename);
 
   auto fds = std::make_shared<fs::FdTable>();
   for (int i = 0; i < 3; ++i) {
@@ -119,15 +78,13 @@ absl::Status Kernel::CreateInit(InitProcessSpec spec) {
   for (int r = 0; r < RLIM_NLIMITS; ++r) group->SetRlimit(r, spec.rlimits[r]);
   auto task = std::make_unique<Task>(
       *this, *group, pid, std::move(mm), std::move(fds), std::move(context),
-      InitialRegisters(loaded->entry, loaded->stack_pointer));
-  std::string comm = spec.filename.substr(spec.filename.rfind('/') + 1);
-  task->set_name(comm.substr(0, 15));
+      Registers{});
   init_group_ = group.get();
   init_task_ = task.get();
   groups_[pid] = std::move(group);
   tasks_[pid] = std::move(task);
   ++live_tasks_;
-  return absl::OkStatus();
+  return init_task_;
 }
 
 void Kernel::RunTask(Task* task) {

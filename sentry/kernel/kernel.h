@@ -32,12 +32,9 @@
 
 namespace moat {
 
-// What the first process of the sandbox is.
+// What the first process of the sandbox starts with; its program is exec'd
+// into it afterwards, by path, as Linux's kernel_execve starts init.
 struct InitProcessSpec {
-  UniqueFd executable;       // Opened by the caller (read-only).
-  std::string filename;      // As given by the user (AT_EXECFN).
-  std::vector<std::string> argv;
-  std::vector<std::string> envp;
   // Absolute working directory; the root when it does not resolve in the
   // mount namespace.
   std::string cwd = "/";
@@ -76,8 +73,9 @@ class Kernel {
          SyscallDispatcher dispatcher);
   ~Kernel();
 
-  // Loads the init process. Errors name the problem ("exec format error").
-  absl::Status CreateInit(InitProcessSpec spec);
+  // Creates the init process (PID 1) with an empty address space and no
+  // registers; the caller must exec a program into it before RunInit.
+  absl::StatusOr<Task*> CreateInit(InitProcessSpec spec);
   // Runs init on the calling thread until it exits; then, as when a PID
   // namespace's init dies, kills every other process and joins every task
   // thread. Returns init's wait status (exit code << 8, or the signal).

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "absl/container/inlined_vector.h"
 #include "sentry/base/logging.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/thread_group.h"
@@ -118,13 +119,15 @@ void Task::ExecReplace(std::shared_ptr<MemoryManager> mm, const Registers& regs,
   }
   clear_child_tid_ = 0;
   robust_list_ = robust_list_len_ = 0;
+  // The FPU starts clean (execve(2)); done while the old stub thread is
+  // still there to carry it over to the new address space.
+  context_->ResetFpState();
   mm_ = std::move(mm);
   // unshare_files() then do_close_on_exec().
   if (fds_.use_count() > 1) fds_ = fds_->Copy();
   for (auto& file : fds_->TakeCloexec()) file->OnFdClosed(&group_);
   group_.ResetHandlersForExec();
   alt_stack_ = KernelStack{};
-  context_->ResetFpState();
   regs_ = regs;
   restart_block_ = nullptr;
   restart_pending_ = false;
@@ -154,17 +157,24 @@ ErrorOr<void> Task::WaitForWake() {
 }
 
 Task::WakeReason Task::Block(int host_fd, short events, absl::Time deadline) {
+  struct pollfd fd = {host_fd, events, 0};
+  return Block(absl::Span<struct pollfd>(&fd, host_fd >= 0 ? 1 : 0), deadline);
+}
+
+Task::WakeReason Task::Block(absl::Span<struct pollfd> host_fds,
+                             absl::Time deadline) {
   State previous = state_.exchange(State::kBlocked);
   WakeReason reason = WakeReason::kReady;
+  // Slot 0 is the task's wake eventfd; the caller's fds follow.
+  absl::InlinedVector<struct pollfd, 8> fds;
+  fds.push_back({wake_fd_.get(), POLLIN, 0});
+  fds.insert(fds.end(), host_fds.begin(), host_fds.end());
   while (true) {
     if (woken_.exchange(false)) break;
     if (InterruptPending()) {
       reason = WakeReason::kInterrupted;
       break;
     }
-    struct pollfd fds[2] = {{wake_fd_.get(), POLLIN, 0},
-                            {host_fd, events, 0}};
-    int nfds = host_fd >= 0 ? 2 : 1;
     struct timespec ts, *tsp = nullptr;
     if (deadline != absl::InfiniteFuture()) {
       absl::Duration left = deadline - absl::Now();
@@ -175,7 +185,7 @@ Task::WakeReason Task::Block(int host_fd, short events, absl::Time deadline) {
       ts = absl::ToTimespec(left);
       tsp = &ts;
     }
-    int n = ppoll(fds, nfds, tsp, nullptr);
+    int n = ppoll(fds.data(), fds.size(), tsp, nullptr);
     if (n < 0 && errno != EINTR) {
       Log("sentry").error("ppoll: {}", std::strerror(errno));
       reason = WakeReason::kInterrupted;
@@ -188,12 +198,19 @@ Task::WakeReason Task::Block(int host_fd, short events, absl::Time deadline) {
         reason = WakeReason::kReady;
         break;
       }
-      continue;  // Re-check InterruptPending.
+      if (n == 1) continue;  // Re-check InterruptPending.
     }
-    if (n > 0 && nfds == 2 && fds[1].revents != 0) {
-      reason = WakeReason::kReady;
-      break;
+    if (n > 0) {
+      bool any = false;
+      for (size_t i = 1; i < fds.size(); ++i) any |= fds[i].revents != 0;
+      if (any) {
+        reason = WakeReason::kReady;
+        break;
+      }
     }
+  }
+  for (size_t i = 0; i < host_fds.size(); ++i) {
+    host_fds[i].revents = fds[i + 1].revents;
   }
   state_.store(previous);
   return reason;

@@ -13,6 +13,8 @@
 #ifndef MOAT_SENTRY_KERNEL_TASK_H_
 #define MOAT_SENTRY_KERNEL_TASK_H_
 
+#include <poll.h>
+
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -25,6 +27,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "fs/fd_table.h"
 #include "fs/file_description.h"
 #include "platform/platform.h"
@@ -70,6 +73,10 @@ class Task : public fs::IoContext, public Waker {
   // Blocks until `host_fd` (if >= 0) polls ready for `events`, `deadline`
   // passes, or the task is interrupted by something that needs it.
   WakeReason Block(int host_fd, short events, absl::Time deadline);
+  // The same for several host fds at once (poll, select, epoll): returns
+  // kReady when any of them polls ready (their revents are filled in) or
+  // when woken. Entries with fd < 0 are ignored, as poll(2) does.
+  WakeReason Block(absl::Span<struct pollfd> host_fds, absl::Time deadline);
 
   // Signals. QueueSignal is callable from any thread: it records the signal
   // as pending for this thread and interrupts the task if the signal needs

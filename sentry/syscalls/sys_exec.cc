@@ -22,6 +22,7 @@
 #include "sentry/kernel/kernel.h"
 #include "sentry/loader/elf_loader.h"
 #include "sentry/syscalls/copy.h"
+#include "sentry/syscalls/exec.h"
 #include "sentry/syscalls/fs_util.h"
 #include "sentry/syscalls/syscall_table.h"
 
@@ -134,14 +135,11 @@ std::string Basename(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-SyscallResult DoExecve(Task& t, int dirfd, uint64_t path_addr, uint64_t argv_addr,
-                       uint64_t envp_addr, int flags) {
-  if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) return Errno{EINVAL};
-  const std::string path = TRY(CopyInPath(t, path_addr));
-  std::vector<std::string> argv, envp;
-  uint64_t total = 0;
-  TRY_VOID(CopyInStrings(t, argv_addr, &total, &argv));
-  TRY_VOID(CopyInStrings(t, envp_addr, &total, &envp));
+// execveat(2) once its arguments are in the sentry: resolve, load into a
+// new MemoryManager, then replace the task's image.
+ErrorOr<void> ExecResolved(Task& t, int dirfd, const std::string& path,
+                           int flags, std::vector<std::string> argv,
+                           std::vector<std::string> envp) {
   // Linux 5.18+: an empty argv becomes { "" }, so argv[0] always exists.
   if (argv.empty()) argv.emplace_back();
 
@@ -219,6 +217,18 @@ SyscallResult DoExecve(Task& t, int dirfd, uint64_t path_addr, uint64_t argv_add
   TRY_VOID(t.kernel().ExecDeThread(t));
   t.ExecReplace(std::move(mm), InitialRegisters(loaded.entry, loaded.stack_pointer),
                 Basename(filename).substr(0, 15));
+  return {};
+}
+
+SyscallResult DoExecve(Task& t, int dirfd, uint64_t path_addr, uint64_t argv_addr,
+                       uint64_t envp_addr, int flags) {
+  if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) return Errno{EINVAL};
+  const std::string path = TRY(CopyInPath(t, path_addr));
+  std::vector<std::string> argv, envp;
+  uint64_t total = 0;
+  TRY_VOID(CopyInStrings(t, argv_addr, &total, &argv));
+  TRY_VOID(CopyInStrings(t, envp_addr, &total, &envp));
+  TRY_VOID(ExecResolved(t, dirfd, path, flags, std::move(argv), std::move(envp)));
   return 0;
 }
 
@@ -241,5 +251,16 @@ constexpr SyscallSpec kSpecs[] = {
 }  // namespace
 
 absl::Span<const SyscallSpec> ExecSyscalls() { return kSpecs; }
+
+ErrorOr<void> ExecProgram(Task& task, const std::string& path,
+                          std::vector<std::string> argv,
+                          std::vector<std::string> envp) {
+  uint64_t total = 0;
+  for (const auto& s : argv) total += s.size() + 1 + sizeof(uint64_t);
+  for (const auto& s : envp) total += s.size() + 1 + sizeof(uint64_t);
+  if (total > kArgLimit) return Errno{E2BIG};
+  return ExecResolved(task, AT_FDCWD, path, 0, std::move(argv),
+                      std::move(envp));
+}
 
 }  // namespace moat

@@ -46,7 +46,8 @@ SyscallTable::SyscallTable() {
                       SystemSyscalls(), FutexSyscalls(), FsSyscalls(),
                       ProcessSyscalls(), PipeSyscalls(), FileSyscalls(),
                       StatSyscalls(), DirSyscalls(), LinkSyscalls(),
-                      ExecSyscalls()}) {
+                      ExecSyscalls(), PollSyscalls(), EpollSyscalls(),
+                      EventfdSyscalls(), TimerfdSyscalls()}) {
     Register(family);
   }
 }

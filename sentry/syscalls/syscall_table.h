@@ -115,6 +115,10 @@ absl::Span<const SyscallSpec> StatSyscalls();
 absl::Span<const SyscallSpec> DirSyscalls();
 absl::Span<const SyscallSpec> LinkSyscalls();
 absl::Span<const SyscallSpec> ExecSyscalls();
+absl::Span<const SyscallSpec> PollSyscalls();
+absl::Span<const SyscallSpec> EpollSyscalls();
+absl::Span<const SyscallSpec> EventfdSyscalls();
+absl::Span<const SyscallSpec> TimerfdSyscalls();
 
 // Formats one strace line: `name(args) = result`. Exposed for tests.
 std::string FormatStraceLine(Task* task, const SyscallEntry& entry,

@@ -43,6 +43,10 @@ SAME_AS_NATIVE = [
     ("false", ["false"], None),
     ("sh_exit_7", ["sh", "-c", "exit 7"], None),
     ("cat_stdin", ["cat"], b"line one\nline two\n" * 100),
+    # The read builtin polls its input first: a sentry pipe, then the
+    # host pipe on stdin.
+    ("sh_read_from_pipe", ["sh", "-c", 'echo piped | { read v; echo "read $v"; }'], None),
+    ("sh_read_stdin", ["sh", "-c", 'read a; read b; echo "$b $a"'], b"one\ntwo\n"),
 ]
 
 
