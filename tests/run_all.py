@@ -94,6 +94,11 @@ def main():
         sys.executable, os.path.join(HERE, "integration", "test_rootfs.py"),
         "--build", build, *moat_args])
 
+    print("\n=== Debian programs (dynamic, shells, coreutils, python3)", flush=True)
+    totals["programs"] = script_suite("programs", [
+        sys.executable, os.path.join(HERE, "integration", "test_programs.py"),
+        "--build", build, *moat_args])
+
     print("\n=== signals (asynchronous, through moat do)", flush=True)
     totals["signals"] = script_suite("signals", [
         sys.executable, os.path.join(HERE, "integration", "test_signals.py"),
