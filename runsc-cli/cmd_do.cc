@@ -4,6 +4,8 @@
 // session; forwards signals to the sentry, exits with the program's status,
 // and leaves neither process behind.
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -20,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "runsc-cli/commands.h"
 #include "runsc-cli/executable.h"
+#include "sentry/base/logging.h"
 #include "sentry/base/unique_fd.h"
 #include "sentry/boot/boot.pb.h"
 
@@ -61,13 +64,17 @@ bool Reaped(pid_t pid) {
 }
 
 // Makes sure the gofer is gone: it exits by itself once the sentry's
-// channel ends close, so give it a moment, then kill it.
+// channel ends close, so give it up to 2 s (woken the moment it exits,
+// through a pidfd), then kill it.
 void EndGofer(pid_t gofer) {
-  for (int i = 0; i < 200; ++i) {  // Up to 2 s.
-    if (Reaped(gofer)) return;
-    struct timespec ts = {0, 10 * 1000 * 1000};
-    nanosleep(&ts, nullptr);
+  if (Reaped(gofer)) return;
+  UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, gofer, 0)));
+  if (pidfd.valid()) {
+    struct pollfd p = {pidfd.get(), POLLIN, 0};
+    while (poll(&p, 1, 2000) < 0 && errno == EINTR) {
+    }
   }
+  if (Reaped(gofer)) return;
   kill(gofer, SIGKILL);
   while (waitpid(gofer, nullptr, 0) < 0 && errno == EINTR) {
   }
@@ -127,6 +134,7 @@ int RunDo(const ParsedFlags& global, const std::vector<std::string>& args) {
     return Usage();
   }
   if (flags->rest.empty()) return Usage();
+  Log("moat").debug("do: {}", flags->rest[0]);
 
   std::string platform =
       flags->String("platform", global.String("platform", "auto"));

@@ -70,6 +70,7 @@ void RunBoot(int spec_fd) {
                .debug_log_dir = spec->debug_log_dir(),
                .role = "boot",
                .strace = spec->strace()});
+  Log("sentry").debug("boot: started");
 
   // Block the forwarded signals before any thread exists, so that only the
   // forwarding thread below receives them.
@@ -118,6 +119,7 @@ void RunBoot(int spec_fd) {
       BuildBootRootfs(**memory_file, std::move(rootfs));
   if (!mounts.ok()) Fail(kExitCannotExecute, mounts.status().ToString());
   kernel.set_mount_namespace(*std::move(mounts));
+  Log("sentry").debug("boot: root file system mounted");
 
   absl::StatusOr<Task*> created = kernel.CreateInit(std::move(init));
   if (!created.ok()) Fail(kExitCannotExecute, created.status().ToString());
@@ -133,6 +135,7 @@ void RunBoot(int spec_fd) {
          absl::StrCat(spec->filename(), ": ", std::strerror(exec.error())));
   }
 
+  Log("sentry").debug("boot: {} loaded, running", spec->filename());
   std::thread forwarder([&kernel, forwarded] {
     while (true) {
       int sig = sigwaitinfo(&forwarded, nullptr);
