@@ -30,6 +30,7 @@ class Task;
 struct Credentials {
   uint32_t ruid = 0, euid = 0, suid = 0;
   uint32_t rgid = 0, egid = 0, sgid = 0;
+  std::vector<uint32_t> groups;  // Supplementary groups.
 };
 
 class ThreadGroup {

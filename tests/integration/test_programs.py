@@ -14,13 +14,16 @@ Ends with a line "programs: N passed, N failed, N skipped".
 """
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
 MOAT = None  # set in main()
+BUILD = None  # set in main()
 TIMEOUT = 60
 PY = "/usr/bin/python3"
 
@@ -96,6 +99,11 @@ SAME_AS_NATIVE = [
     ("gzip_stdin", ["/bin/bash", "-c", "gzip -c | gunzip -c | wc -c"],
      b"some data\n" * 5000),
     ("python_threads_subprocess_signals", [PY, "-c", PY_THREADS], None),
+    ("perl_fork_signals",
+     ["/usr/bin/perl", "-e",
+      'my $p = fork(); if ($p == 0) { exit 3 } waitpid($p, 0);'
+      ' print "child ", $? >> 8, "\\n"; $SIG{USR1} = sub { print "usr1\\n" };'
+      ' kill "USR1", $$; print "done\\n"'], None),
 ]
 
 
@@ -124,6 +132,29 @@ for _name, _argv, _stdin in SAME_AS_NATIVE:
     setattr(SameAsNative, "test_" + _name, _make_test(_argv, _stdin))
 
 
+class Compilers(unittest.TestCase):
+    def test_gcc_and_make_build_and_run_a_multi_file_program(self):
+        # Sources on the host (the sandbox sees the host root read-only);
+        # the build happens in the sandbox's private /tmp.
+        src = tempfile.mkdtemp(prefix="moat-gcc-", dir=BUILD)
+        try:
+            with open(os.path.join(src, "main.c"), "w") as f:
+                f.write('#include <stdio.h>\nint add(int, int);\n'
+                        'int main(void) { printf("sum %d\\n", add(2, 3)); return 0; }\n')
+            with open(os.path.join(src, "add.c"), "w") as f:
+                f.write("int add(int a, int b) { return a + b; }\n")
+            with open(os.path.join(src, "Makefile"), "w") as f:
+                f.write("prog: main.o add.o\n\tgcc -o prog main.o add.o\n"
+                        "%.o: %.c\n\tgcc -O2 -c -o $@ $<\n")
+            r = run([MOAT, "do", "/bin/sh", "-c",
+                     f"cp -r {src} /tmp/w && cd /tmp/w && make -s -j2 && ./prog"],
+                    timeout=300)
+            self.assertEqual(r.stdout.decode(), "sum 5\n", msg=r.stderr.decode()[-2000:])
+            self.assertEqual(r.returncode, 0)
+        finally:
+            shutil.rmtree(src)
+
+
 class Signals(unittest.TestCase):
     def test_sigint_reaches_foreground_child(self):
         # The shell waits for `sleep`; ^C at a terminal goes to both.
@@ -150,11 +181,12 @@ class Signals(unittest.TestCase):
 
 
 def main():
-    global MOAT
+    global MOAT, BUILD
     ap = argparse.ArgumentParser(add_help=False)
     ap.add_argument("--build", default="build")
     ap.add_argument("--moat")
     opts, rest = ap.parse_known_args()
+    BUILD = os.path.abspath(opts.build)
     MOAT = os.path.abspath(opts.moat or os.path.join(opts.build, "moat"))
     suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
     result = unittest.TextTestRunner(verbosity=2).run(suite)
