@@ -11,6 +11,14 @@
 
 namespace moat::fs {
 
+// The total length of `iovs` (callers have checked it cannot overflow, as
+// CopyInIovecs does).
+inline uint64_t IovecLength(absl::Span<const IoVec> iovs) {
+  uint64_t n = 0;
+  for (const IoVec& v : iovs) n += v.length;
+  return n;
+}
+
 // Runs `op(block, length)` over the application buffers in `iovs`, in
 // order, stopping at the first short transfer. `access` is PROT_WRITE when
 // the sentry fills application memory, PROT_READ when it reads it. Returns

@@ -16,12 +16,6 @@ struct stat AnonStat(const void* id) {
   return st;
 }
 
-uint64_t IovecLength(absl::Span<const IoVec> iovs) {
-  uint64_t n = 0;
-  for (const IoVec& v : iovs) n += v.length;
-  return n;
-}
-
 ErrorOr<void> CopyOutU64(IoContext& ctx, absl::Span<const IoVec> iovs,
                          uint64_t value) {
   const auto* bytes = reinterpret_cast<const uint8_t*>(&value);

@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "fs/file_description.h"
+#include "fs/iovec_io.h"
 
 namespace moat::fs {
 
@@ -18,8 +19,6 @@ namespace moat::fs {
 // `id` keeps distinct files apart in st_ino, which Linux does not).
 struct stat AnonStat(const void* id);
 
-// Total length of an iovec array.
-uint64_t IovecLength(absl::Span<const IoVec> iovs);
 
 // Copies an 8-byte value to / from the start of `iovs`, possibly spread
 // over several iovecs (eventfd and timerfd reads and writes). Callers

@@ -6,33 +6,10 @@
 #include <unistd.h>
 
 #include "fs/gofer/gofer_inode.h"
+#include "fs/iovec_io.h"
 #include "sentry/mm/memory_manager.h"
 
 namespace moat::fs {
-namespace {
-
-// Runs `op(block, length)` over the application buffers in `iovs` in order,
-// stopping at the first short transfer (end of file, or a full disk).
-// Returns the bytes moved, or the error when nothing moved (read(2) and
-// write(2) report a partial transfer rather than a later error).
-template <typename Op>
-ErrorOr<uint64_t> Transfer(MemoryManager& mm, absl::Span<const IoVec> iovs,
-                           int access, Op op) {
-  uint64_t total = 0;
-  for (const IoVec& iov : iovs) {
-    if (iov.length == 0) continue;
-    ErrorOr<uint64_t> n = mm.ForEachBlock(iov.base, iov.length, access, op);
-    if (!n.ok()) {
-      if (total > 0) return total;
-      return Errno{n.error()};
-    }
-    total += *n;
-    if (*n < iov.length) break;
-  }
-  return total;
-}
-
-}  // namespace
 
 void GoferInode::AdoptFd(int flags, UniqueFd fd) {
   if (!fd.valid()) return;
@@ -102,7 +79,7 @@ ErrorOr<uint64_t> GoferInode::Read(IoContext& ctx, absl::Span<const IoVec> dst,
   int fd = TRY(DataFd(false));
   if (fd < 0) return Errno{EBADF};
   uint64_t pos = offset;
-  return Transfer(ctx.mm(), dst, PROT_WRITE,
+  return TransferIovecs(ctx.mm(), dst, PROT_WRITE,
                   [&](uint8_t* block, uint64_t len) -> ErrorOr<uint64_t> {
                     ssize_t n;
                     do {
@@ -130,7 +107,7 @@ ErrorOr<uint64_t> GoferInode::Write(IoContext& ctx, absl::Span<const IoVec> src,
   }
   uint64_t pos = *offset;
   ErrorOr<uint64_t> n =
-      Transfer(ctx.mm(), src, PROT_READ,
+      TransferIovecs(ctx.mm(), src, PROT_READ,
                [&](uint8_t* block, uint64_t len) -> ErrorOr<uint64_t> {
                  ssize_t w;
                  do {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "fs/iovec_io.h"
 #include "sentry/mm/memory_manager.h"
 
 namespace moat::fs {
@@ -105,8 +106,7 @@ ErrorOr<uint64_t> Pipe::DrainLocked(IoContext& ctx, absl::Span<const IoVec> dst,
 
 ErrorOr<uint64_t> Pipe::Read(IoContext& ctx, absl::Span<const IoVec> dst,
                              bool nonblocking) {
-  uint64_t want = 0;
-  for (const IoVec& v : dst) want += v.length;
+  uint64_t want = IovecLength(dst);
   if (want == 0) return 0;
   WaitRegistration wait(*readable_, &ctx.waker());
   while (true) {
@@ -126,8 +126,7 @@ ErrorOr<uint64_t> Pipe::Read(IoContext& ctx, absl::Span<const IoVec> dst,
 
 ErrorOr<uint64_t> Pipe::Write(IoContext& ctx, absl::Span<const IoVec> src,
                               bool nonblocking) {
-  uint64_t total = 0;
-  for (const IoVec& v : src) total += v.length;
+  uint64_t total = IovecLength(src);
   if (total == 0) return 0;
   WaitRegistration wait(*writable_, &ctx.waker());
   uint64_t written = 0;

@@ -14,12 +14,6 @@ namespace {
 
 enum Minor { kNull = 3, kZero = 5, kFull = 7, kRandom = 8, kUrandom = 9 };
 
-uint64_t Total(absl::Span<const IoVec> iovs) {
-  uint64_t n = 0;
-  for (const IoVec& v : iovs) n += v.length;
-  return n;
-}
-
 // Fills application buffers with zeros or random bytes.
 ErrorOr<uint64_t> Fill(IoContext& ctx, absl::Span<const IoVec> dst,
                        bool random) {
@@ -72,7 +66,7 @@ ErrorOr<uint64_t> CharDeviceWrite(uint64_t rdev, IoContext& ctx,
   // /dev/full: every write fails with ENOSPC. The others swallow the data
   // (writes to random devices only mix entropy in Linux).
   if (minor(rdev) == kFull) return Errno{ENOSPC};
-  return Total(src);
+  return IovecLength(src);
 }
 
 }  // namespace moat::fs
