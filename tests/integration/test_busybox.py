@@ -10,7 +10,6 @@ sent to moat end the program with 130/143.
 
 Ends with a line "integration: N passed, N failed, N skipped".
 """
-import argparse
 import os
 import signal
 import subprocess
@@ -18,6 +17,8 @@ import sys
 import tempfile
 import time
 import unittest
+
+import harness
 
 BUSYBOX = "/bin/busybox"
 MOAT = None  # set in main()
@@ -171,28 +172,13 @@ class Signals(unittest.TestCase):
 
 def main():
     global MOAT
-    ap = argparse.ArgumentParser(add_help=False)
-    ap.add_argument("--build", default="build")
-    ap.add_argument("--moat")
-    opts, rest = ap.parse_known_args()
-    MOAT = os.path.abspath(opts.moat or os.path.join(opts.build, "moat"))
-    print(f"moat: {MOAT}", flush=True)
-    if not os.access(MOAT, os.X_OK):
-        print(f"error: no moat binary at {MOAT} (use --build or --moat)")
-        print("integration: 0 passed, 1 failed, 0 skipped")
-        return 1
+    opts, rest = harness.parse_args()
+    MOAT = opts.moat
     if not os.access(BUSYBOX, os.X_OK):
         print(f"{BUSYBOX} missing: skipping")
         print("integration: 0 passed, 0 failed, 1 skipped")
         return 0
-    prog = unittest.main(argv=[sys.argv[0], *rest], exit=False, verbosity=2)
-    r = prog.result
-    failed = len(r.failures) + len(r.errors) + len(r.unexpectedSuccesses)
-    skipped = len(r.skipped)
-    passed = r.testsRun - failed - skipped
-    print(f"integration: {passed} passed, {failed} failed, {skipped} skipped")
-    return 1 if failed else 0
-
+    return harness.run("integration", rest, moat=MOAT)
 
 if __name__ == "__main__":
     sys.exit(main())

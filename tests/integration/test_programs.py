@@ -12,7 +12,6 @@ program killed by SIGSEGV makes `moat do` exit 139.
 
 Ends with a line "programs: N passed, N failed, N skipped".
 """
-import argparse
 import os
 import shutil
 import signal
@@ -21,6 +20,8 @@ import sys
 import tempfile
 import time
 import unittest
+
+import harness
 
 MOAT = None  # set in main()
 BUILD = None  # set in main()
@@ -182,19 +183,9 @@ class Signals(unittest.TestCase):
 
 def main():
     global MOAT, BUILD
-    ap = argparse.ArgumentParser(add_help=False)
-    ap.add_argument("--build", default="build")
-    ap.add_argument("--moat")
-    opts, rest = ap.parse_known_args()
-    BUILD = os.path.abspath(opts.build)
-    MOAT = os.path.abspath(opts.moat or os.path.join(opts.build, "moat"))
-    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
-    result = unittest.TextTestRunner(verbosity=2).run(suite)
-    failed = len(result.failures) + len(result.errors)
-    skipped = len(result.skipped)
-    print(f"programs: {result.testsRun - failed - skipped} passed, {failed} failed, {skipped} skipped")
-    return 1 if failed else 0
-
+    opts, rest = harness.parse_args()
+    MOAT, BUILD = opts.moat, opts.build
+    return harness.run("programs", rest, moat=MOAT)
 
 if __name__ == "__main__":
     sys.exit(main())

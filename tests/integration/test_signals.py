@@ -11,13 +11,14 @@ sigtimedwait.
 
 Ends with a line "integration: N passed, N failed, N skipped".
 """
-import argparse
 import os
 import signal
 import subprocess
 import sys
 import time
 import unittest
+
+import harness
 
 MOAT = None
 PROG = None
@@ -75,18 +76,10 @@ for _mode, _sig, _want in CASES:
 
 def main():
     global MOAT, PROG
-    ap = argparse.ArgumentParser(add_help=False)
-    ap.add_argument("--build", default="build")
-    ap.add_argument("--moat")
-    opts, rest = ap.parse_known_args()
-    MOAT = os.path.abspath(opts.moat or os.path.join(opts.build, "moat"))
-    PROG = os.path.abspath(os.path.join(opts.build, "tests", "syscalls", "async_signal_prog"))
-    result = unittest.main(argv=[sys.argv[0]] + rest, exit=False).result
-    failed = len(result.failures) + len(result.errors)
-    skipped = len(result.skipped)
-    print(f"integration: {result.testsRun - failed - skipped} passed, {failed} failed, {skipped} skipped")
-    return 1 if failed else 0
-
+    opts, rest = harness.parse_args()
+    MOAT = opts.moat
+    PROG = os.path.join(opts.build, "tests", "syscalls", "async_signal_prog")
+    return harness.run("signals", rest, moat=MOAT)
 
 if __name__ == "__main__":
     sys.exit(main())
