@@ -102,6 +102,11 @@ class GoferServer {
                   NodeRef* node);
   // fchownat(2) with AT_EMPTY_PATH, when the request carries an owner.
   static int ApplyOwner(int fd, bool has_owner, const Owner& owner);
+  // After mkdir/mknod/symlink created dir/name: stores a handle for it and
+  // applies the owner. On failure removes both the handle and the new file
+  // (unlinkat with `unlink_flags`), so a failed request leaves nothing.
+  int AdoptNewChild(const Node& dir, const std::string& name, bool has_owner,
+                    const Owner& owner, int unlink_flags, HandleStat* out);
 
   // One handler per operation; each returns 0 or an errno.
   int DoAttach(AttachResponse* out);

@@ -88,6 +88,19 @@ int GoferServer::InsertChild(const Node& dir, const std::string& name,
   return 0;
 }
 
+int GoferServer::AdoptNewChild(const Node& dir, const std::string& name,
+                               bool has_owner, const Owner& owner,
+                               int unlink_flags, HandleStat* out) {
+  NodeRef node;
+  int err = InsertChild(dir, name, out, &node);
+  if (err == 0) err = ApplyOwner(node->fd.get(), has_owner, owner);
+  if (err != 0) {
+    if (node != nullptr) Remove(out->handle());
+    unlinkat(dir.fd.get(), name.c_str(), unlink_flags);
+  }
+  return err;
+}
+
 int GoferServer::ApplyOwner(int fd, bool has_owner, const Owner& owner) {
   if (!has_owner) return 0;
   // AT_EMPTY_PATH works on O_PATH fds and never follows (fchownat(2)).
@@ -227,15 +240,8 @@ int GoferServer::DoMkdir(const MkdirRequest& req, NewFileResponse* out) {
   if (options_.read_only) return EROFS;
   if (mkdirat(dir->fd.get(), req.name().c_str(), req.mode() & 07777) != 0)
     return errno;
-  NodeRef node;
-  int err = InsertChild(*dir, req.name(), out->mutable_file(), &node);
-  if (err == 0) err = ApplyOwner(node->fd.get(), req.has_owner(), req.owner());
-  if (err != 0) {
-    if (node != nullptr) Remove(out->file().handle());
-    unlinkat(dir->fd.get(), req.name().c_str(), AT_REMOVEDIR);
-    return err;
-  }
-  return 0;
+  return AdoptNewChild(*dir, req.name(), req.has_owner(), req.owner(), AT_REMOVEDIR,
+                       out->mutable_file());
 }
 
 int GoferServer::DoMknod(const MknodRequest& req, NewFileResponse* out) {
@@ -251,15 +257,8 @@ int GoferServer::DoMknod(const MknodRequest& req, NewFileResponse* out) {
   if (mknodat(dir->fd.get(), req.name().c_str(), type | (req.mode() & 07777),
               0) != 0)
     return errno;
-  NodeRef node;
-  int err = InsertChild(*dir, req.name(), out->mutable_file(), &node);
-  if (err == 0) err = ApplyOwner(node->fd.get(), req.has_owner(), req.owner());
-  if (err != 0) {
-    if (node != nullptr) Remove(out->file().handle());
-    unlinkat(dir->fd.get(), req.name().c_str(), 0);
-    return err;
-  }
-  return 0;
+  return AdoptNewChild(*dir, req.name(), req.has_owner(), req.owner(), 0,
+                       out->mutable_file());
 }
 
 int GoferServer::DoSymlink(const SymlinkRequest& req, NewFileResponse* out) {
@@ -274,15 +273,8 @@ int GoferServer::DoSymlink(const SymlinkRequest& req, NewFileResponse* out) {
   if (options_.read_only) return EROFS;
   if (symlinkat(req.target().c_str(), dir->fd.get(), req.name().c_str()) != 0)
     return errno;
-  NodeRef node;
-  int err = InsertChild(*dir, req.name(), out->mutable_file(), &node);
-  if (err == 0) err = ApplyOwner(node->fd.get(), req.has_owner(), req.owner());
-  if (err != 0) {
-    if (node != nullptr) Remove(out->file().handle());
-    unlinkat(dir->fd.get(), req.name().c_str(), 0);
-    return err;
-  }
-  return 0;
+  return AdoptNewChild(*dir, req.name(), req.has_owner(), req.owner(), 0,
+                       out->mutable_file());
 }
 
 int GoferServer::DoLink(const LinkRequest& req, LinkResponse* out) {
