@@ -214,32 +214,40 @@ ErrorOr<CreateResult> GoferClient::Create(GoferHandle dir,
   return CreateResult{.file = FromProto(r.create().file()), .fd = std::move(fd)};
 }
 
-ErrorOr<HandleAndStat> GoferClient::Mkdir(GoferHandle dir,
-                                          const std::string& name, mode_t mode,
-                                          std::optional<NewOwner> owner) {
-  Request req;
-  MkdirRequest* m = req.mutable_mkdir();
+namespace {
+
+// MkdirRequest and MknodRequest carry the same fields.
+template <typename NodeRequest>
+void FillNewNode(NodeRequest* m, GoferHandle dir, const std::string& name,
+                 mode_t mode, const std::optional<NewOwner>& owner) {
   m->set_dir(dir);
   m->set_name(name);
   m->set_mode(mode);
   if (owner) SetOwner(owner, m->mutable_owner());
+}
+
+}  // namespace
+
+ErrorOr<HandleAndStat> GoferClient::NewNodeCall(Request& req) {
   Response r = TRY(Call(req, false, nullptr));
   if (!r.has_new_file()) return Errno{EIO};
   return FromProto(r.new_file().file());
+}
+
+ErrorOr<HandleAndStat> GoferClient::Mkdir(GoferHandle dir,
+                                          const std::string& name, mode_t mode,
+                                          std::optional<NewOwner> owner) {
+  Request req;
+  FillNewNode(req.mutable_mkdir(), dir, name, mode, owner);
+  return NewNodeCall(req);
 }
 
 ErrorOr<HandleAndStat> GoferClient::Mknod(GoferHandle dir,
                                           const std::string& name, mode_t mode,
                                           std::optional<NewOwner> owner) {
   Request req;
-  MknodRequest* m = req.mutable_mknod();
-  m->set_dir(dir);
-  m->set_name(name);
-  m->set_mode(mode);
-  if (owner) SetOwner(owner, m->mutable_owner());
-  Response r = TRY(Call(req, false, nullptr));
-  if (!r.has_new_file()) return Errno{EIO};
-  return FromProto(r.new_file().file());
+  FillNewNode(req.mutable_mknod(), dir, name, mode, owner);
+  return NewNodeCall(req);
 }
 
 ErrorOr<HandleAndStat> GoferClient::Symlink(GoferHandle dir,

@@ -142,6 +142,8 @@ class GoferClient {
   // Sends `request` and waits for its response. `want_fd`: the response to
   // this operation may carry one fd (Open, Create), returned in `fd`.
   ErrorOr<Response> Call(Request& request, bool want_fd, UniqueFd* fd);
+  // Mkdir/Mknod: sends `request`, expects a NewFileResponse.
+  ErrorOr<HandleAndStat> NewNodeCall(Request& request);
   ErrorOr<Response> CallOn(Channel& ch, Request& request, bool want_fd,
                            UniqueFd* fd);
   // Takes a free channel, waiting while all live ones are busy; nullptr

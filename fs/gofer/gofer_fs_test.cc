@@ -85,20 +85,10 @@ class GoferFsTest : public gofer::testing::GoferTest {
     return Err(OpenAt(ctx_, ctx_.root, path, flags, 0644));
   }
   uint64_t WriteStr(VfsFile& f, const std::string& s, int64_t offset = -1) {
-    EXPECT_TRUE(mm_->CopyOut(UserAddr(kBuf), s.data(), s.size()).ok());
-    IoVec v{UserAddr(kBuf), s.size()};
-    auto n = f.Write(*io_, absl::MakeConstSpan(&v, 1), offset);
-    EXPECT_TRUE(n.ok()) << Err(n);
-    return n.ok() ? *n : 0;
+    return WriteString(*mm_, *io_, f, kBuf, s, offset);
   }
   std::string ReadStr(VfsFile& f, uint64_t len, int64_t offset = -1) {
-    IoVec v{UserAddr(kBuf), len};
-    auto n = f.Read(*io_, absl::MakeConstSpan(&v, 1), offset);
-    EXPECT_TRUE(n.ok()) << Err(n);
-    if (!n.ok()) return "";
-    std::string s(*n, '\0');
-    EXPECT_TRUE(mm_->CopyIn(UserAddr(kBuf), s.data(), *n).ok());
-    return s;
+    return ReadString(*mm_, *io_, f, kBuf, len, offset);
   }
   ErrorOr<VirtualPath> Lookup(const std::string& path, bool follow = true) {
     return Resolve(ctx_, ctx_.root, path, follow);

@@ -32,6 +32,32 @@ class FakeIoContext : public IoContext, public Waker {
   MemoryManager& mm_;
 };
 
+// Writes `s` through `f` at its position (or `offset`), staging it in
+// application memory at `buf`. Returns the bytes written (0 on error, which
+// fails the test).
+inline uint64_t WriteString(MemoryManager& mm, IoContext& io, VfsFile& f,
+                            uint64_t buf, const std::string& s,
+                            int64_t offset = -1) {
+  EXPECT_TRUE(mm.CopyOut(UserAddr(buf), s.data(), s.size()).ok());
+  IoVec v{UserAddr(buf), s.size()};
+  auto n = f.Write(io, absl::MakeConstSpan(&v, 1), offset);
+  EXPECT_TRUE(n.ok()) << "write: errno " << n.error();
+  return n.ok() ? *n : 0;
+}
+
+// Reads up to `len` bytes through `f` into application memory at `buf` and
+// returns them ("" on error, which fails the test).
+inline std::string ReadString(MemoryManager& mm, IoContext& io, VfsFile& f,
+                              uint64_t buf, uint64_t len, int64_t offset = -1) {
+  IoVec v{UserAddr(buf), len};
+  auto n = f.Read(io, absl::MakeConstSpan(&v, 1), offset);
+  EXPECT_TRUE(n.ok()) << "read: errno " << n.error();
+  if (!n.ok()) return "";
+  std::string s(*n, '\0');
+  EXPECT_TRUE(mm.CopyIn(UserAddr(buf), s.data(), *n).ok());
+  return s;
+}
+
 class VfsTest : public ::testing::Test {
  protected:
   static constexpr uint64_t kBuf = 0x10000000;
@@ -81,20 +107,10 @@ class VfsTest : public ::testing::Test {
   }
   // Writes `s` through `f` at its position (or `offset`).
   uint64_t WriteStr(VfsFile& f, const std::string& s, int64_t offset = -1) {
-    EXPECT_TRUE(mm_->CopyOut(UserAddr(kBuf), s.data(), s.size()).ok());
-    IoVec v{UserAddr(kBuf), s.size()};
-    auto n = f.Write(*io_, absl::MakeConstSpan(&v, 1), offset);
-    EXPECT_TRUE(n.ok()) << Err(n);
-    return n.ok() ? *n : 0;
+    return WriteString(*mm_, *io_, f, kBuf, s, offset);
   }
   std::string ReadStr(VfsFile& f, uint64_t len, int64_t offset = -1) {
-    IoVec v{UserAddr(kBuf), len};
-    auto n = f.Read(*io_, absl::MakeConstSpan(&v, 1), offset);
-    EXPECT_TRUE(n.ok()) << Err(n);
-    if (!n.ok()) return "";
-    std::string s(*n, '\0');
-    EXPECT_TRUE(mm_->CopyIn(UserAddr(kBuf), s.data(), *n).ok());
-    return s;
+    return ReadString(*mm_, *io_, f, kBuf, len, offset);
   }
   InodeAttr AttrOf(const std::string& path) {
     auto vp = Lookup(path, false);

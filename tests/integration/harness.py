@@ -21,8 +21,15 @@ def parse_args():
     return opts, rest
 
 
-def run(label, rest, moat=None):
-    """Runs the calling script's test cases; returns the exit status."""
+def run(label, rest, moat=None, requires=()):
+    """Runs the calling script's test cases; returns the exit status.
+
+    With a program in `requires` missing, the suite counts as one skip."""
+    for program in requires:
+        if not os.access(program, os.X_OK):
+            print(f"{program} missing: skipping")
+            print(f"{label}: 0 passed, 0 failed, 1 skipped")
+            return 0
     if moat is not None:
         print(f"moat: {moat}", flush=True)
         if not os.access(moat, os.X_OK):

@@ -22,14 +22,9 @@
 #include "temp_dir.h"
 
 using moat_test::ErrnoOf;
+using moat_test::NowMs;
 
 namespace {
-
-int64_t NowMs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct Fds {
   int ep = -1;

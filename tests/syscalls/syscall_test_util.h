@@ -4,8 +4,10 @@
 #define MOAT_TESTS_SYSCALLS_SYSCALL_TEST_UTIL_H_
 
 #include <errno.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 namespace moat_test {
@@ -21,6 +23,13 @@ inline mode_t FdType(int fd) {
   struct stat st;
   if (syscall(SYS_fstat, fd, &st) != 0) return 0;
   return st.st_mode & S_IFMT;
+}
+
+// CLOCK_MONOTONIC in milliseconds, for timeout checks.
+inline int64_t NowMs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 inline long PageSize() { return 4096; }  // x86-64; sysconf reads auxv only.

@@ -16,14 +16,9 @@
 #include "syscall_test_util.h"
 
 using moat_test::ErrnoOf;
+using moat_test::NowMs;
 
 namespace {
-
-int64_t NowMs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct itimerspec Ms(long value_ms, long interval_ms) {
   struct itimerspec its = {};
