@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -19,7 +20,8 @@ struct LogState {
   absl::Mutex mu;
   std::vector<spdlog::sink_ptr> sinks ABSL_GUARDED_BY(mu);
   spdlog::level::level_enum level ABSL_GUARDED_BY(mu) = spdlog::level::warn;
-  bool strace ABSL_GUARDED_BY(mu) = false;
+  // Read on every syscall (StraceEnabled): an atomic, not under mu.
+  std::atomic<bool> strace{false};
   absl::flat_hash_set<std::string> seen ABSL_GUARDED_BY(mu);
 };
 
@@ -49,7 +51,7 @@ void InitLogging(const LogOptions& options) {
     s.sinks.push_back(std::make_shared<spdlog::sinks::stderr_sink_mt>());
   }
   s.level = options.debug ? spdlog::level::debug : spdlog::level::warn;
-  s.strace = options.strace;
+  s.strace.store(options.strace);
   spdlog::drop_all();
 }
 
@@ -66,7 +68,8 @@ spdlog::logger& Log(absl::string_view name) {
       std::make_shared<spdlog::logger>(key, s.sinks.begin(), s.sinks.end());
   logger->set_pattern(absl::StrCat("[%H:%M:%S.%f] [", getpid(), "] [%n] %v"));
   if (key == "strace") {
-    logger->set_level(s.strace ? spdlog::level::info : spdlog::level::off);
+    logger->set_level(s.strace.load() ? spdlog::level::info
+                                      : spdlog::level::off);
     logger->set_pattern("%v");
   } else {
     logger->set_level(s.level);
@@ -80,11 +83,7 @@ void FlushLogs() {
   spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->flush(); });
 }
 
-bool StraceEnabled() {
-  LogState& s = State();
-  absl::MutexLock lock(&s.mu);
-  return s.strace;
-}
+bool StraceEnabled() { return State().strace.load(std::memory_order_relaxed); }
 
 bool FirstTime(absl::string_view key) {
   LogState& s = State();
